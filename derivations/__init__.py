@@ -1,0 +1,22 @@
+"""SymPy derivations of every gradient in the project, exported to JSON.
+
+Run ``python -m derivations`` to re-derive and export every subject, or
+``python -m derivations.<subject>`` for one. Load an export with::
+
+    >>> import derivations
+    >>> toy = derivations.load("toy_net")
+    >>> toy.formula("valid_3x3_k2", "dL/dk[0,0]").expr     # a SymPy expression
+"""
+
+from .export import Case, Export, ExportError, Formula, read
+
+#: Every subject, in the order ``python -m derivations`` derives them.
+SUBJECTS = ["toy_net"]
+
+
+def load(subject: str) -> Export:
+    """Load the committed export of ``subject`` (see :data:`SUBJECTS`)."""
+    return read(subject)
+
+
+__all__ = ["SUBJECTS", "load", "Export", "Case", "Formula", "ExportError"]
