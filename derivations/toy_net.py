@@ -267,7 +267,8 @@ def _seed_variants(net: ToyNet):
 
 def identity_facts() -> dict[str, dict]:
     """Identities in the deltas, checked exactly on every size in IDENTITY_SIZES."""
-    sizes = ", ".join(f"n={n} k={k} p={p}" for n, k, p in IDENTITY_SIZES)
+    sizes = (f"all {len(IDENTITY_SIZES)} sizes with image n = 2..5, padding p = 0..2 "
+             f"and kernel k = 1..min(4, n + 2p)")
     checks = {"gradient_is_convolution": True, "seed_original_is_rot180": True,
               "seed_rotated_is_correct": True, "seed_transposed_is_wrong": True}
     symmetric_exceptions = []
@@ -296,26 +297,26 @@ def identity_facts() -> dict[str, dict]:
             "of the padded input with the deltas, rotated by 180 degrees. The delta map "
             "itself is not rotated.",
             holds=True, check=check,
-            latex=rf"{G} = \operatorname{{conv}}\big(\operatorname{{rot180}}(x_p), \delta\big) "
-                  rf"= \operatorname{{rot180}}\big(\operatorname{{corr}}(x_p, \delta)\big)"),
+            latex=rf"{G} = \operatorname{{conv}}\big(\mathrm{{rot180}}(x_p), \delta\big) "
+                  rf"= \mathrm{{rot180}}\big(\operatorname{{corr}}(x_p, \delta)\big)"),
         "seed_original_is_rot180": export.fact(
             "The post's first code, convolve2d(x, rot180(delta), 'valid'), equals "
             "corr(x, delta): the true kernel gradient rotated by 180 degrees.",
             holds=True, check=check,
-            latex=rf"\operatorname{{conv}}\big(x_p, \operatorname{{rot180}}(\delta)\big) "
-                  rf"= \operatorname{{rot180}}\Big({G}\Big)"),
+            latex=rf"\operatorname{{conv}}\big(x_p, \mathrm{{rot180}}(\delta)\big) "
+                  rf"= \mathrm{{rot180}}\Big({G}\Big)"),
         "seed_rotated_is_correct": export.fact(
             "Rotating the post's first result by 180 degrees once more (what the code of "
             "the Jan 28 update does) gives the true kernel gradient.",
             holds=True, check=check,
-            latex=rf"\operatorname{{rot180}}\Big(\operatorname{{conv}}\big(x_p, "
-                  rf"\operatorname{{rot180}}(\delta)\big)\Big) = {G}"),
+            latex=rf"\mathrm{{rot180}}\Big(\operatorname{{conv}}\big(x_p, "
+                  rf"\mathrm{{rot180}}(\delta)\big)\Big) = {G}"),
         "seed_transposed_is_wrong": export.fact(
             "Transposing the post's first result (what the text of the Jan 28 update says) "
             "is NOT the kernel gradient: it differs for generic inputs on every size "
             "checked with a kernel larger than 1x1.",
             holds=True, check=check.replace("== 0", "!= 0 (some entry)"),
-            latex=rf"\operatorname{{conv}}\big(x_p, \operatorname{{rot180}}(\delta)\big)^T "
+            latex=rf"\operatorname{{conv}}\big(x_p, \mathrm{{rot180}}(\delta)\big)^T "
                   rf"\neq {G}",
             data={"sizes_where_transpose_happens_to_agree":
                   [f"n={n} k={k} p={p}" for n, k, p in symmetric_exceptions]}),

@@ -1,0 +1,401 @@
+"""MkDocs hook: pull formulas, facts and source code into pages from the repo.
+
+Pages never type a gradient formula by hand (see DESIGN.md). They write a
+placeholder instead, and this hook replaces it with Markdown at build time:
+
+``{{ formula("toy_net", "valid_3x3_k2", "dL/dk[0,0]") }}``
+    The exported equation ``lhs = rhs`` as a display-math block.
+    ``inline=True`` gives ``$lhs = rhs$`` for use inside a sentence.
+``{{ formulas("toy_net", "valid_3x3_k2", "dL/dk") }}``
+    Every formula of the case whose name starts with the prefix, in natural
+    name order (``[2]`` before ``[10]``), one display block each.
+``{{ fact("toy_net", "gradient_is_convolution") }}``
+    An admonition: "Proven" (success) if the fact holds, "Refuted" (failure)
+    if not, with the statement, its LaTeX, the check that was run and, folded,
+    its data.
+``{{ source("cnn/toy_net.py", "gradients") }}``
+    The exact source of a top-level function or class (``"Class.method"``
+    for a method), decorators included, as a Python block titled with the
+    path and line numbers; ``{{ source("path") }}`` includes the whole file.
+    Paths are relative to the repository root (where mkdocs.yml is).
+
+Arguments are Python literals, parsed with ``ast`` (never ``eval``). A
+placeholder whose name, subject, case, formula, fact, file or function does
+not exist fails the build with an error naming the page. Placeholders inside
+fenced code blocks or inline code are left alone, so a page can show the
+syntax. Block placeholders must stand on a line of their own; their output is
+indented like that line, so they work inside admonitions and tabs.
+
+The rendering is :func:`render_placeholders`, a plain function the tests call.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from mkdocs.exceptions import PluginError
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    # Fallback for a checkout where the project is not pip-installed (-e).
+    sys.path.insert(0, str(ROOT))
+
+import derivations  # noqa: E402  (needs the sys.path fallback above)
+
+Loader = Callable[[str], Any]
+
+# `{{ name(` starts a placeholder; the closing `}}` is found by the parser so
+# that `}}` inside a string argument does not end it early.
+_OPENING = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\(")
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})")
+_BACKTICKS = re.compile(r"`+")
+
+
+class _Renderer:
+    """Renders one page's placeholders; holds the page name for error messages."""
+
+    def __init__(self, page: str, root: Path, loader: Loader):
+        self.page = page
+        self.root = Path(root)
+        self.loader = loader
+        self._exports: dict[str, Any] = {}
+
+    # -- helpers ------------------------------------------------------------
+    def fail(self, placeholder: str, message: str) -> PluginError:
+        return PluginError(f"{self.page}: {placeholder}: {message}")
+
+    def export(self, subject: str, where: str):
+        if subject not in self._exports:
+            try:
+                self._exports[subject] = self.loader(subject)
+            except (derivations.ExportError, OSError, KeyError) as exc:
+                raise self.fail(where, f"cannot load subject {subject!r}: {_message(exc)}") from exc
+        return self._exports[subject]
+
+    # -- placeholders -------------------------------------------------------
+    def formula(self, where: str, subject: str, case: str, name: str, *, inline: bool = False) -> str:
+        try:
+            f = self.export(subject, where).formula(case, name)
+        except KeyError as exc:
+            raise self.fail(where, _message(exc)) from exc
+        if inline:
+            return f"${f.equation}$"
+        return _display(f.equation)
+
+    def formulas(self, where: str, subject: str, case: str, prefix: str) -> str:
+        try:
+            found = self.export(subject, where).case(case).formulas
+        except KeyError as exc:
+            raise self.fail(where, _message(exc)) from exc
+        chosen = sorted((n for n in found if n.startswith(prefix)), key=_natural)
+        if not chosen:
+            raise self.fail(where, f"{subject}/{case} has no formula starting with "
+                                   f"{prefix!r}; it has {sorted(found, key=_natural)}")
+        return "\n\n".join(_display(found[n].equation) for n in chosen)
+
+    def fact(self, where: str, subject: str, name: str) -> str:
+        facts = self.export(subject, where).facts
+        if name not in facts:
+            raise self.fail(where, f"{subject} has no fact {name!r}; it has {sorted(facts)}")
+        fact = facts[name]
+        kind, title = ("success", "Proven") if fact["holds"] else ("failure", "Refuted")
+        body = [fact["statement"]]
+        if fact.get("latex"):
+            body.append(_display(fact["latex"]))
+        body.append(f"Checked by: {_inline_code(fact['check'])}")
+        if fact.get("data"):
+            data = json.dumps(fact["data"], indent=1, sort_keys=True)
+            body.append('??? note "Data"\n\n' + _indent(_fence(data, "json"), "    "))
+        return f'!!! {kind} "{title}"\n\n' + _indent("\n\n".join(body), "    ")
+
+    def source(self, where: str, path: str, name: str | None = None) -> str:
+        file = (self.root / path).resolve()
+        if not file.is_relative_to(self.root.resolve()) or not file.is_file():
+            raise self.fail(where, f"no file {path!r} in the repository ({self.root})")
+        text = file.read_text(encoding="utf-8")
+        if name is None:
+            language = {".py": "python", ".json": "json", ".toml": "toml",
+                        ".yml": "yaml", ".yaml": "yaml", ".md": "markdown"}.get(file.suffix, "text")
+            return _fence(text.rstrip("\n"), language, title=path, first_line=1)
+        if file.suffix != ".py":
+            raise self.fail(where, f"{path!r} is not a Python file: cannot take {name!r} from it")
+        first, last = _definition_lines(text, name, lambda msg: self.fail(where, msg))
+        lines = text.splitlines()[first - 1:last]
+        return _fence("\n".join(lines), "python",
+                      title=f"{path}, lines {first}-{last}", first_line=first)
+
+    HANDLERS = ("formula", "formulas", "fact", "source")
+
+    def render(self, call: str) -> str:
+        name, args, kwargs = _parse_call(call, lambda msg: self.fail(call, msg))
+        if name not in self.HANDLERS:
+            raise self.fail(call, f"unknown placeholder {name!r}; known: {list(self.HANDLERS)}")
+        handler = getattr(self, name)
+        try:
+            inspect.signature(handler).bind(call, *args, **kwargs)
+        except TypeError as exc:
+            raise self.fail(call, f"bad arguments ({exc}); expected {name}"
+                                  f"{_public_signature(handler)}") from exc
+        for value in args:
+            if not isinstance(value, str):
+                raise self.fail(call, f"arguments must be strings, got {value!r}")
+        for key, value in kwargs.items():
+            if not isinstance(value, bool):
+                raise self.fail(call, f"{key}= must be True or False, got {value!r}")
+        return handler(call, *args, **kwargs)
+
+
+def render_placeholders(markdown: str, *, page: str = "<markdown>", root: Path = ROOT,
+                        loader: Loader = derivations.load) -> str:
+    """Replace every ``{{ name(args) }}`` placeholder in ``markdown``.
+
+    Parameters
+    ----------
+    markdown : str
+        The page source.
+    page : str
+        Name used in error messages (the page's source path).
+    root : Path
+        Repository root; ``source()`` paths are relative to it.
+    loader : callable
+        ``loader(subject) -> derivations.Export``; tests pass one that reads a
+        temporary export directory.
+
+    Raises
+    ------
+    mkdocs.exceptions.PluginError
+        For an unknown placeholder, subject, case, formula, fact, file or
+        definition, for arguments that are not literals, or for a block
+        placeholder that does not stand on its own line.
+    """
+    renderer = _Renderer(page, root, loader)
+    out = []
+    for is_code, chunk in _split_code(markdown):
+        out.append(chunk if is_code else _render_text(chunk, renderer))
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------
+# Finding placeholders outside code
+# ---------------------------------------------------------------------------
+def _split_code(markdown: str) -> list[tuple[bool, str]]:
+    """Split into (is_code, text) chunks: fenced blocks and inline code spans are code."""
+    chunks: list[tuple[bool, str]] = []
+    text: list[str] = []
+    lines = markdown.splitlines(keepends=True)
+    i = 0
+    while i < len(lines):
+        opening = _FENCE.match(lines[i])
+        if not opening:
+            text.append(lines[i])
+            i += 1
+            continue
+        fence = opening["fence"]
+        closing = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
+        end = i + 1
+        while end < len(lines) and not closing.match(lines[end].rstrip("\r\n")):
+            end += 1
+        chunks.extend(_split_inline_code("".join(text)))
+        text = []
+        chunks.append((True, "".join(lines[i:end + 1])))  # an unclosed fence runs to the end
+        i = end + 1
+    chunks.extend(_split_inline_code("".join(text)))
+    return chunks
+
+
+def _split_inline_code(text: str) -> list[tuple[bool, str]]:
+    """Inline code is a run of n backticks up to the next run of exactly n."""
+    chunks, start, pos = [], 0, 0
+    while (run := _BACKTICKS.search(text, pos)) is not None:
+        closing = re.compile(rf"(?<!`){run.group()}(?!`)")
+        end = closing.search(text, run.end())
+        if end is None:  # a lone backtick run is literal text
+            pos = run.end()
+            continue
+        chunks.append((False, text[start:run.start()]))
+        chunks.append((True, text[run.start():end.end()]))
+        start = pos = end.end()
+    chunks.append((False, text[start:]))
+    return [c for c in chunks if c[1]]
+
+
+def _render_text(text: str, renderer: _Renderer) -> str:
+    out, pos = [], 0
+    while (opening := _OPENING.search(text, pos)) is not None:
+        end = _closing_braces(text, opening.end())
+        call = text[opening.start() + 2:end].strip() if end is not None else None
+        if call is None:
+            snippet = text[opening.start():opening.start() + 60].splitlines()[0]
+            raise renderer.fail(snippet, "placeholder is not closed with ')}}'")
+        line_start = text.rfind("\n", 0, opening.start()) + 1
+        before = text[line_start:opening.start()]
+        after_end = text.find("\n", end + 2)
+        after = text[end + 2:] if after_end == -1 else text[end + 2:after_end]
+        rendered = renderer.render(call)
+        if "\n" in rendered:
+            if before.strip() or after.strip():
+                raise renderer.fail(call, "a block placeholder must stand on a line of its own")
+            # Blank lines make it a block of its own; indent it like its line.
+            rendered = "\n" + _indent(rendered, before) + "\n"
+        out.append(text[pos:opening.start()])
+        out.append(rendered)
+        pos = end + 2
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _closing_braces(text: str, start: int) -> int | None:
+    """Index of the ``}}`` that ends the placeholder opened before ``start``.
+
+    Scans with Python's tokenizer rules for strings, so ``")}}"`` inside a
+    string argument is not mistaken for the end.
+    """
+    depth, i, quote = 1, start, None
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 2
+                continue
+            if c == quote:
+                quote = None
+        elif c in "\"'":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                rest = re.match(r"\s*\}\}", text[i + 1:])
+                return i + 1 + rest.end() - 2 if rest else None
+        elif c == "\n" and text[i + 1:i + 2] == "\n":
+            return None  # a placeholder never spans a blank line
+        i += 1
+    return None
+
+
+def _parse_call(call: str, fail) -> tuple[str, list[Any], dict[str, Any]]:
+    """``name(args)`` -> (name, args, kwargs); arguments must be literals."""
+    try:
+        node = ast.parse(call, mode="eval").body
+    except SyntaxError as exc:
+        raise fail(f"not a valid call ({exc.msg})") from exc
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+        raise fail("expected name(arguments)")
+    try:
+        args = [ast.literal_eval(a) for a in node.args]
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+    except ValueError as exc:
+        raise fail("arguments must be literals (strings, numbers, True/False)") from exc
+    if None in kwargs:
+        raise fail("**kwargs is not allowed")
+    return node.func.id, args, kwargs
+
+
+# ---------------------------------------------------------------------------
+# Markdown builders
+# ---------------------------------------------------------------------------
+def _display(latex: str) -> str:
+    """A display-math block that pymdownx.arithmatex recognises."""
+    return f"$$\n{latex}\n$$"
+
+
+def _fence(code: str, language: str, *, title: str = "", first_line: int | None = None) -> str:
+    # Longer than any backtick run in the code, so the code cannot close it.
+    ticks = "`" * max(3, 1 + max((len(r) for r in _BACKTICKS.findall(code)), default=0))
+    options = []
+    if title:
+        options.append(f'title="{title}"')
+    if first_line is not None:
+        options.append(f'linenums="{first_line}"')
+    return f"{ticks}{' '.join([language, *options])}\n{code}\n{ticks}"
+
+
+def _inline_code(text: str) -> str:
+    ticks = "`" * (1 + max((len(r) for r in _BACKTICKS.findall(text)), default=0))
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line if line else line for line in text.split("\n"))
+
+
+def _natural(name: str) -> list:
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", name)]
+
+
+def _public_signature(handler) -> str:
+    params = list(inspect.signature(handler).parameters.values())[1:]  # drop `where`
+    return str(inspect.Signature(params))
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc.args[0]) if exc.args else repr(exc)
+
+
+def _definition_lines(text: str, dotted: str, fail) -> tuple[int, int]:
+    """First (decorator) and last line of the definition ``dotted`` ("f" or "Class.method")."""
+    scope: list[ast.stmt] = ast.parse(text).body
+    node = None
+    for part in dotted.split("."):
+        matches = [n for n in scope if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                      ast.ClassDef)) and n.name == part]
+        if not matches:
+            known = sorted(n.name for n in scope if isinstance(
+                n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+            raise fail(f"no function or class {dotted!r}; defined there: {known}")
+        node = matches[-1]  # a redefinition wins, as at run time
+        scope = node.body
+    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    return first, node.end_lineno
+
+
+# ---------------------------------------------------------------------------
+# MkDocs events
+# ---------------------------------------------------------------------------
+def on_page_markdown(markdown: str, *, page, config, files) -> str:
+    if not page.file.src_uri.endswith(".md"):
+        return markdown  # notebooks (mkdocs-jupyter) render their own source
+    root = Path(config.config_file_path).resolve().parent
+    return render_placeholders(markdown, page=page.file.src_uri, root=root)
+
+
+# nbconvert's template, as used by mkdocs-jupyter, adds a MathJax 2 loader
+# (with an empty URL, since custom_mathjax_url is empty, and an inert v2
+# config) and a module that imports Mermaid from a CDN when a notebook has a
+# diagram. MathJax 3 comes from extra_javascript and no notebook here draws
+# Mermaid diagrams, so both are removed: nothing on a page refers to a CDN.
+_NB_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+_NB_MERMAID = re.compile(r'<script type="module">(?:(?!</script>).)*?\bmermaid\b.*?</script>', re.S)
+
+
+def strip_notebook_cdn_scripts(html: str, page: str = "<notebook>") -> str:
+    """Remove nbconvert's MathJax 2 loader and CDN Mermaid module from notebook HTML."""
+    if re.search(r'class="[^"]*\bjp-Mermaid\b', html):
+        raise PluginError(f"{page}: Mermaid diagrams in notebooks need a CDN; "
+                          f"draw the figure with matplotlib instead")
+    html = _NB_MATHJAX.sub("", html)
+    return _NB_MERMAID.sub("", html)
+
+
+def on_page_content(html: str, *, page, config, files) -> str:
+    if page.file.src_uri.endswith((".py", ".ipynb")):
+        return strip_notebook_cdn_scripts(html, page.file.src_uri)
+    return html
+
+
+def on_serve(server, *, config, builder):
+    # `mkdocs serve` rebuilds when an export or the code it shows changes.
+    root = Path(config.config_file_path).resolve().parent
+    for watched in ("derivations/exported", "cnn"):
+        if (root / watched).is_dir():
+            server.watch(str(root / watched))
+    return server
