@@ -11,7 +11,7 @@ Run ``python -m derivations`` to re-derive and export every subject, or
 from .export import Case, Export, ExportError, Formula, read
 
 #: Every subject, in the order ``python -m derivations`` derives them.
-SUBJECTS = ["toy_net"]
+SUBJECTS = ["toy_net", "activations", "l2_loss", "dense_softmax", "max_pool", "conv2d"]
 
 
 def load(subject: str) -> Export:

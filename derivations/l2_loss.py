@@ -1,0 +1,123 @@
+"""The L2 cost and its gradient, per entry and in index form.
+
+The library's ``l2_loss(output, target)`` returns the batch MEAN of the
+per-sample cost $\\frac12 \\sum_k (o_{n,k} - t_{n,k})^2$:
+
+$$L = \\frac{1}{N} \\sum_{n=0}^{N-1} \\frac12 \\sum_{k=0}^{K-1} (o_{n,k} - t_{n,k})^2 .$$
+
+The script derives $\\partial L/\\partial o$ on a small symbolic instance
+(every output and target a symbol, N = 2 samples, K = 3 outputs) and in index
+form for every N and K (``IndexedBase``/``Sum``), and proves how the batch-sum
+cost (what the seeds' per-sample SGD uses, with N = 1) relates to the mean.
+
+Run ``python -m derivations.l2_loss``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import sympy as sp
+
+from . import export
+from .dense_softmax import in_range
+
+SUBJECT = "l2_loss"
+N_SMALL, K_SMALL = 2, 3
+
+
+def symbol_array(name: str, rows: int, cols: int) -> list[list[sp.Symbol]]:
+    return [[sp.Symbol(f"{name}_{{{i},{j}}}", real=True) for j in range(cols)]
+            for i in range(rows)]
+
+
+def _d(sym) -> str:
+    return rf"\frac{{\partial L}}{{\partial {sp.latex(sym)}}}"
+
+
+# --------------------------------------------------------------------------
+# Small instance
+# --------------------------------------------------------------------------
+def small_case() -> tuple[dict, dict]:
+    o, t = symbol_array("o", N_SMALL, K_SMALL), symbol_array("t", N_SMALL, K_SMALL)
+    per_sample = [sp.Rational(1, 2) * sum((o[n][k] - t[n][k]) ** 2 for k in range(K_SMALL))
+                  for n in range(N_SMALL)]
+    loss = sp.Add(*per_sample) / N_SMALL
+    loss_sum = sp.Add(*per_sample)
+    f = {"L": export.formula(loss, "L", "batch mean of 0.5 * sum over outputs of (o - t)^2")}
+    sum_is_n_times_mean = True
+    for n, k in itertools.product(range(N_SMALL), range(K_SMALL)):
+        grad = sp.diff(loss, o[n][k])
+        if sp.expand(grad - (o[n][k] - t[n][k]) / N_SMALL) != 0:
+            raise AssertionError(f"l2_loss: dL/do[{n},{k}] = {grad}")
+        sum_is_n_times_mean &= sp.expand(sp.diff(loss_sum, o[n][k]) - N_SMALL * grad) == 0
+        f[f"dL/do[{n},{k}]"] = export.formula(grad, _d(o[n][k]), "gradient of the batch mean")
+    if not sum_is_n_times_mean:
+        raise AssertionError("l2_loss: batch-sum gradient is not N times the mean gradient")
+    case = {"parameters": {"N": N_SMALL, "K": K_SMALL, "reduction": "mean"},
+            "variables": {"output": export.names(o), "target": export.names(t)},
+            "formulas": f}
+    return case, {"small_sum_is_n_times_mean": sum_is_n_times_mean}
+
+
+# --------------------------------------------------------------------------
+# Index form, every N and K
+# --------------------------------------------------------------------------
+def index_case() -> tuple[dict, dict]:
+    N, K = sp.symbols("N K", integer=True, positive=True)
+    n, k, m, j = sp.symbols("n k m j", integer=True, nonnegative=True)
+    o, t = sp.IndexedBase("o", real=True), sp.IndexedBase("t", real=True)
+    loss = sp.Sum(sp.Rational(1, 2) * (o[n, k] - t[n, k]) ** 2, (k, 0, K - 1), (n, 0, N - 1)) / N
+    raw = sp.diff(loss, o[m, j])
+    grad = in_range(raw, {m: N, j: K})
+    claim = (o[m, j] - t[m, j]) / N
+    if sp.simplify(grad - claim) != 0:
+        raise AssertionError(f"l2_loss index form: {grad} != {claim}")
+    f = {"L": export.formula(loss, "L", "batch mean, general N and K"),
+         "dL/do[m,j]": export.formula(claim, r"\frac{\partial L}{\partial o_{m,j}}",
+                                      "for 0 <= m < N, 0 <= j < K")}
+    case = {"parameters": {"general": True, "sizes": {"N": "samples", "K": "outputs"},
+                           "indices": {"m": "N", "j": "K"}},
+            "variables": {"output": "o", "target": "t", "N": "N", "K": "K", "m": "m", "j": "j"},
+            "formulas": f}
+    return case, {"raw": raw, "grad": grad}
+
+
+def derive() -> dict:
+    small, _ = small_case()
+    index, info = index_case()
+    check_index = ("sympy.diff of the Sum, KroneckerDelta sums evaluated with doit(), "
+                   "index-range Piecewise branches resolved for 0 <= m < N, 0 <= j < K, "
+                   "then sympy.simplify(lhs - rhs) == 0")
+    facts = {
+        "gradient_index_form": export.fact(
+            "For every batch size N and output size K, the gradient of the batch-mean L2 "
+            "cost is (o - t) / N, entry by entry.",
+            holds=True, check=check_index,
+            latex=r"\frac{\partial}{\partial o_{m,j}} \frac{1}{N}\sum_{n=0}^{N-1}\frac12"
+                  r"\sum_{k=0}^{K-1}(o_{n,k}-t_{n,k})^2 = \frac{o_{m,j} - t_{m,j}}{N}",
+            data={"sympy_diff": sp.latex(info["raw"])}),
+        "sum_vs_mean": export.fact(
+            "The batch-SUM cost sum_n 0.5 * sum_k (o - t)^2 has gradient o - t, N times the "
+            "batch-mean gradient. The seed networks train one sample at a time (N = 1), "
+            "where the two coincide.",
+            holds=True, check="sympy.expand(d(sum)/do - N * d(mean)/do) == 0 on the "
+                              "N=2, K=3 instance, every entry",
+            latex=r"\frac{\partial L_{\text{sum}}}{\partial o} = o - t = "
+                  r"N\,\frac{\partial L_{\text{mean}}}{\partial o}"),
+    }
+    return {
+        "title": "L2 cost: batch mean of 0.5 * sum (o - t)^2",
+        "source": "derivations/l2_loss.py",
+        "cases": {"mean_N2_K3": small, "index_form": index},
+        "facts": facts,
+    }
+
+
+def main(directory: Path = export.EXPORT_DIR) -> Path:
+    return export.write(SUBJECT, derive(), directory)
+
+
+if __name__ == "__main__":
+    print(main())
