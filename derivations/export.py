@@ -34,6 +34,7 @@ derivation gives the same bytes on every run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,10 +80,25 @@ def names(array) -> Any:
     return str(array)
 
 
+def _dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def content_digest(document: dict[str, Any]) -> str:
+    """SHA-256 of the document without its own ``content_sha256`` entry."""
+    body = {k: v for k, v in document.items() if k != "content_sha256"}
+    return hashlib.sha256(_dumps(body).encode("utf-8")).hexdigest()
+
+
 def write(subject: str, document: dict[str, Any], directory: Path = EXPORT_DIR) -> Path:
-    """Write ``document`` as ``<directory>/<subject>.json`` deterministically."""
+    """Write ``document`` as ``<directory>/<subject>.json`` deterministically.
+
+    The file carries the SHA-256 of its own content, so that :func:`read` can
+    tell a derived export from one edited by hand.
+    """
     document = {"schema_version": SCHEMA_VERSION, "subject": subject, **document}
-    text = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    document["content_sha256"] = content_digest(document)
+    text = _dumps(document)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{subject}.json"
     tmp = path.with_suffix(".json.tmp")
@@ -111,7 +127,11 @@ class Formula:
     @property
     def expr(self) -> sp.Expr:
         """The SymPy expression, rebuilt from its ``srepr`` (no re-derivation)."""
-        return sp.sympify(self.srepr)
+        try:
+            return sp.sympify(self.srepr)
+        except (sp.SympifyError, SyntaxError, TypeError, ValueError) as exc:
+            raise ExportError(f"formula {self.name!r}: its srepr does not parse back into "
+                              f"a SymPy expression ({exc})") from exc
 
     @property
     def equation(self) -> str:
@@ -190,11 +210,18 @@ def read(subject: str, directory: Path = EXPORT_DIR) -> Export:
                           f"or edited by hand. Re-create it with "
                           f"`python -m derivations.{subject}`.") from exc
     where = str(path)
+    if not isinstance(data, dict):
+        raise ExportError(f"{where}: expected a JSON object, got {type(data).__name__}")
     version = _require(data, "schema_version", int, where)
     if version != SCHEMA_VERSION:
         raise ExportError(f"{where}: schema_version {version}, this loader reads "
                           f"{SCHEMA_VERSION}. Re-create it with "
                           f"`python -m derivations.{subject}`.")
+    digest = _require(data, "content_sha256", str, where)
+    if digest != content_digest(data):
+        raise ExportError(f"{where}: content does not match its content_sha256: the file "
+                          f"was edited by hand or damaged. Exports are written only by the "
+                          f"derivations: re-create it with `python -m derivations.{subject}`.")
     cases = {}
     for case_name, case in _require(data, "cases", dict, where).items():
         cwhere = f"{where}: case {case_name!r}"
