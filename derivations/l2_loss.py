@@ -21,7 +21,7 @@ from pathlib import Path
 import sympy as sp
 
 from . import export
-from .dense_softmax import in_range
+from .proof import in_range
 
 SUBJECT = "l2_loss"
 N_SMALL, K_SMALL = 2, 3

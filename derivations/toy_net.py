@@ -36,6 +36,7 @@ import numpy as np
 import sympy as sp
 
 from . import export
+from .proof import is_zero
 
 SUBJECT = "toy_net"
 
@@ -92,23 +93,6 @@ def convolve2d(x: sp.Matrix, k: sp.Matrix) -> sp.Matrix:
 
 def logistic(z):
     return 1 / (1 + sp.exp(-z))
-
-
-def is_zero(expr: sp.Expr) -> bool:
-    """Prove ``expr == 0`` identically.
-
-    ``exp(...)`` and ``tanh(...)`` sub-expressions are replaced by fresh
-    symbols (outermost first), and what remains, a rational function of
-    independent symbols, is cancelled. This is sound - a rational function
-    that cancels to 0 is 0 for every value of its symbols - and fast, but it
-    cannot use relations between the replaced atoms, so it never proves a
-    false identity, only possibly fails to prove a true one.
-    """
-    expr = sp.sympify(expr)
-    for func in (sp.exp, sp.tanh):
-        atoms = sorted(expr.atoms(func), key=sp.default_sort_key)
-        expr = expr.xreplace({a: sp.Dummy() for a in atoms})
-    return sp.cancel(sp.together(expr)) == 0
 
 
 # --------------------------------------------------------------------------
