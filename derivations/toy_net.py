@@ -379,8 +379,8 @@ def seed_data_fact() -> dict:
     threshold = sp.Rational(1, 1000)
     assert worst < threshold, worst
     return export.fact(
-        "With the seed's initialisation (np.random.seed(598765), K = randn(2,2)*4, "
-        "W = randn(4,1)*4) the kernel gradient on the seed's four images is negligible "
+        "With the seed's initialisation (`np.random.seed(598765)`, `K = randn(2,2)*4`, "
+        "`W = randn(4,1)*4`) the kernel gradient on the seed's four images is negligible "
         "next to the dense-weight gradient (largest ratio below 1/1000): tanh saturates "
         "wherever the convolution is non-zero, and where it is zero the input is zero. "
         "So only W learns, and the seed's wrong kernel gradient never showed.",

@@ -502,7 +502,9 @@ def test_top_level_navigation_opens_each_page(browser, server):
         for position, (title, target) in enumerate(expected):
             page.goto(server + "index.html", wait_until="domcontentloaded")
             item = page.locator(_TOP_ITEMS).nth(position)
-            link = item.locator(":scope > a.md-nav__link")
+            # A page, or a section with its index page attached (navigation.indexes).
+            link = item.locator(":scope > a.md-nav__link, "
+                                ":scope > .md-nav__container > a.md-nav__link")
             if link.count() == 0:   # a section without an index page: open it first
                 item.locator(":scope > label.md-nav__link").click()
                 link = item.locator("nav a.md-nav__link").first

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import re
 import subprocess
@@ -389,3 +390,125 @@ def test_notebook_cdn_scripts_are_stripped():
     assert hook.strip_notebook_cdn_scripts(html) == "<p>x</p><script>keep()</script>"
     with pytest.raises(PluginError, match="Mermaid"):
         hook.strip_notebook_cdn_scripts('<div class="jp-Mermaid"><pre class="mermaid">')
+
+
+# ---------------------------------------------------------------------------
+# {{ test_counts() }}, and what the Verification and Seeds pages cite
+# ---------------------------------------------------------------------------
+def _tests_root(tmp_path: Path, files: dict[str, str]) -> Path:
+    (tmp_path / "tests").mkdir()
+    for name, text in files.items():
+        (tmp_path / "tests" / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    return tmp_path
+
+
+def test_test_counts_table_counts_functions_parametrizations_and_skipped_files(tmp_path):
+    root = _tests_root(tmp_path, {
+        "test_a.py": '''\
+            import pytest
+
+            def test_one():
+                pass
+
+            @pytest.mark.parametrize("n", [1, 2, 3])
+            def test_three(n):
+                pass
+
+            class TestGroup:
+                def test_method(self):
+                    pass
+            ''',
+        "test_b.py": "def test_only():\n    pass\n",
+        "test_skipped.py": '''\
+            import pytest
+            pytest.importorskip("no_such_package_anywhere")
+
+            def test_never():
+                pass
+            ''',
+        "helper.py": "def test_not_collected():\n    pass\n",
+    })
+    out = hook.render_placeholders("{{ test_counts() }}\n", page="v.md", root=root)
+    rows = re.findall(r"^\| `(tests/\S+)` \| (.+?) \| (\d+) \|$", out, re.M)
+    assert rows == [("tests/test_a.py", "3", "5"), ("tests/test_b.py", "1", "1"),
+                    ("tests/test_skipped.py", "skipped at collection", "0")], out
+    assert "| **Total** | **4** | **6** |" in out
+    inline = hook.render_placeholders('A has {{ test_counts("tests/test_a.py") }} tests.',
+                                      page="v.md", root=root)
+    assert inline == "A has 5 tests."
+    for markdown, message in [('{{ test_counts("tests/test_nope.py") }}', "no test file"),
+                              ('{{ test_counts("tests/test_skipped.py") }}', "collected no tests")]:
+        with pytest.raises(PluginError, match=message):
+            hook.render_placeholders(markdown, page="v.md", root=root)
+
+
+def test_test_counts_warns_when_collection_fails_and_the_strict_build_fails(tmp_path, caplog):
+    """Counts that leave out a file that does not import would be wrong: the page
+    says the tests could not be counted, and the warning fails a --strict build."""
+    root = _tests_root(tmp_path, {"test_broken.py": "import no_such_module_anywhere\n"})
+    with caplog.at_level("WARNING", logger="mkdocs"):
+        out = hook.render_placeholders("{{ test_counts() }}\n", page="v.md", root=root)
+        inline = hook.render_placeholders('{{ test_counts("tests/test_broken.py") }}',
+                                          page="v.md", root=root)
+    assert '!!! failure "The tests could not be counted' in out
+    assert "no_such_module_anywhere" in out and "| **Total**" not in out
+    assert inline == "(not counted)"
+    warnings = [r for r in caplog.records if r.name.startswith("mkdocs.")
+                and r.levelname == "WARNING"]
+    assert len(warnings) == 2 and "v.md" in warnings[0].getMessage()
+    assert "exit code 2" in warnings[0].getMessage()
+
+    result, _ = _mkdocs_build(_small_site(tmp_path, "# Page\n\n{{ test_counts() }}\n"),
+                              tmp_path / "site")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "tests could not be counted" in output, output
+
+
+def _cited_pages() -> list[Path]:
+    return [p for p in sorted((ROOT / "docs").rglob("*.md")) if "hooks" not in p.parts]
+
+
+def _top_level_constants(path: Path) -> dict[str, object]:
+    values = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name):
+            try:
+                values[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                pass
+    return values
+
+
+def test_tolerances_stated_on_pages_are_the_test_constants():
+    """A page writes a tolerance as "1e-12 (`RTOL` in `tests/test_toy_net.py`)";
+    the number must be that constant's current value."""
+    cited = re.compile(r"(\d+(?:\.\d+)?(?:e-?\d+)?)\s+\(`(\w+)` in `(tests/[\w/]+\.py)`\)")
+    checked, wrong = 0, []
+    for page in _cited_pages():
+        text = page.read_text(encoding="utf-8")
+        for number, name, file in cited.findall(re.sub(r"\s+", " ", text)):
+            constants = _top_level_constants(ROOT / file)
+            checked += 1
+            if name not in constants or float(number) != constants[name]:
+                wrong.append(f"{page.relative_to(ROOT)}: says {number} for {name} in {file}, "
+                             f"which is {constants.get(name, 'not defined there')}")
+    assert not wrong, "\n".join(wrong)
+    assert checked >= 5, f"only {checked} cited tolerances found: has the page format changed?"
+
+
+def test_tests_cited_on_pages_exist():
+    """Every `tests/<file>.py::<name>` a page cites is a test function (or class) there."""
+    cited = re.compile(r"`(tests/[\w/]+\.py)::(\w+)`")
+    found, missing = 0, []
+    for page in _cited_pages():
+        for file, name in cited.findall(page.read_text(encoding="utf-8")):
+            found += 1
+            path = ROOT / file
+            names = set() if not path.is_file() else {
+                n.name for n in ast.parse(path.read_text(encoding="utf-8")).body
+                if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+            if name not in names:
+                missing.append(f"{page.relative_to(ROOT)}: {file}::{name}")
+    assert not missing, "cited tests that do not exist:\n" + "\n".join(missing)
+    assert found >= 10, f"only {found} cited tests found"

@@ -18,6 +18,14 @@ placeholder instead, and this hook replaces it with Markdown at build time:
     for a method), decorators included, as a Python block titled with the
     path and line numbers; ``{{ source("path") }}`` includes the whole file.
     Paths are relative to the repository root (where mkdocs.yml is).
+``{{ test_counts() }}``
+    A table of the test suite: per file under ``tests/``, the test functions
+    and the tests pytest collects (parametrizations counted), with a total;
+    ``{{ test_counts("tests/test_toy_net.py") }}`` is that file's number of
+    collected tests, inline. Counted at build time by
+    ``python -m pytest --collect-only -q`` in a subprocess, once per build;
+    if collection fails (e.g. pytest is not installed), a warning is logged
+    (an error under ``--strict``) and the page says so.
 
 Arguments are Python literals, parsed with ``ast`` (never ``eval``). A
 placeholder whose name, subject, case, formula, fact, file or function does
@@ -34,7 +42,9 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import logging
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -49,6 +59,7 @@ if str(ROOT) not in sys.path:
 import derivations  # noqa: E402  (needs the sys.path fallback above)
 
 Loader = Callable[[str], Any]
+_log = logging.getLogger("mkdocs.hooks.exports")  # under "mkdocs": --strict counts its warnings
 
 # `{{ name(` starts a placeholder; the closing `}}` is found by the parser so
 # that `}}` inside a string argument does not end it early.
@@ -130,7 +141,40 @@ class _Renderer:
         return _fence("\n".join(lines), "python",
                       title=f"{path}, lines {first}-{last}", first_line=first)
 
-    HANDLERS = ("formula", "formulas", "fact", "source")
+    def test_counts(self, where: str, path: str | None = None) -> str:
+        try:
+            collected = collect_tests(self.root)
+        except RuntimeError as exc:
+            # A warning, not an error: `mkdocs serve` with only the docs extra
+            # installed (no pytest, no Hypothesis) still shows the site, while
+            # `mkdocs build --strict` (the tests, CI) fails on it.
+            _log.warning(f"{self.page}: {where}: the tests could not be counted: {exc}")
+            if path is not None:
+                return "(not counted)"
+            reason = _fence(str(exc).strip(), "text")
+            return ('!!! failure "The tests could not be counted when this page was built"\n\n'
+                    + _indent('Install the test dependencies (`pip install -e ".[test]"`) '
+                              "and build again. What pytest said:\n\n" + reason, "    "))
+        if path is not None:
+            if path not in collected:
+                raise self.fail(where, f"no test file {path!r}; test files: {sorted(collected)}")
+            if not collected[path]:
+                raise self.fail(where, f"{path} collected no tests (skipped at collection?)")
+            return str(len(collected[path]))
+        rows = ["| Test file | Test functions | Tests collected |", "|---|---:|---:|"]
+        total_functions = total_tests = 0
+        for file, ids in collected.items():
+            if not ids:
+                rows.append(f"| `{file}` | skipped at collection | 0 |")
+                continue
+            functions = len({i.split("[", 1)[0] for i in ids})
+            total_functions += functions
+            total_tests += len(ids)
+            rows.append(f"| `{file}` | {functions} | {len(ids)} |")
+        rows.append(f"| **Total** | **{total_functions}** | **{total_tests}** |")
+        return "\n".join(rows) + "\n"
+
+    HANDLERS = ("formula", "formulas", "fact", "source", "test_counts")
 
     def render(self, call: str) -> str:
         name, args, kwargs = _parse_call(call, lambda msg: self.fail(call, msg))
@@ -359,8 +403,50 @@ def _definition_lines(text: str, dotted: str, fail) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------------
+# Test counts ({{ test_counts() }})
+# ---------------------------------------------------------------------------
+_COLLECTED: dict[Path, dict[str, list[str]]] = {}   # per build: cleared by on_pre_build
+
+
+def collect_tests(root: Path) -> dict[str, list[str]]:
+    """``{"tests/test_x.py": [node ids]}`` for every ``tests/test_*.py`` under ``root``.
+
+    Runs ``python -m pytest --collect-only -q`` in ``root`` (nothing is
+    executed), once per root and build. A file whose tests were all skipped at
+    collection (e.g. ``pytest.importorskip`` of a missing package) maps to
+    ``[]``. Raises RuntimeError, with pytest's output, if collection fails.
+    """
+    root = Path(root).resolve()
+    if root in _COLLECTED:
+        return _COLLECTED[root]
+    command = [sys.executable, "-m", "pytest", "--collect-only", "-q",
+               "-p", "no:cacheprovider", "tests"]
+    try:
+        result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"`{' '.join(command[2:])}` took longer than {exc.timeout} s") from exc
+    output = result.stdout + result.stderr
+    # 0: collected; 5: no tests at all. Anything else (2: a file failed to
+    # import) would make the counts wrong, so it fails the build.
+    if result.returncode not in (0, 5):
+        raise RuntimeError(f"`{' '.join(command[2:])}` in {root} failed with exit code "
+                           f"{result.returncode}:\n{output[-3000:]}")
+    collected = {f"tests/{p.name}": [] for p in sorted((root / "tests").glob("test_*.py"))}
+    for line in result.stdout.splitlines():
+        match = re.match(r"(tests/[^:\s]+\.py)::(\S.*)$", line.strip())
+        if match:
+            collected.setdefault(match[1], []).append(match[2])
+    _COLLECTED[root] = dict(sorted(collected.items()))
+    return _COLLECTED[root]
+
+
+# ---------------------------------------------------------------------------
 # MkDocs events
 # ---------------------------------------------------------------------------
+def on_pre_build(*, config) -> None:
+    _COLLECTED.clear()   # `mkdocs serve` rebuilds: count the tests again
+
+
 def on_page_markdown(markdown: str, *, page, config, files) -> str:
     if not page.file.src_uri.endswith(".md"):
         return markdown  # notebooks (mkdocs-jupyter) render their own source
