@@ -4,13 +4,23 @@
 
     cnn train {toy,digits01,mnist} [--data DIR] [--epochs N] [--batch-size B]
               [--lr LR] [--momentum M] [--seed S] [--dtype float32|float64]
-              [--save PATH] [--json] ...
+              [--save PATH] [--resume PATH] [--json] ...
     cnn evaluate --load PATH [--data DIR] [--json]
+    cnn bench [ARGS...]          (cnn.bench: timings of the training step)
 
 (also ``python -m cnn ...``). Progress bars and per-epoch lines go to
 stderr; the summary (or, with ``--json``, exactly one JSON object) goes to
 stdout. Exit status 0 on success, 1 on an error (missing data, divergence,
-a bad model file), 2 on a usage error.
+a bad model file), 2 on a usage error, 130 when interrupted (Ctrl-C).
+
+Checkpoints: with ``--save PATH``, digits01 and mnist write a checkpoint to
+PATH (atomically) at the end of every epoch, and the final model at the end.
+``cnn train NETWORK --resume PATH`` continues from it with the interrupted
+run's settings and data options (stored in the file) and ends with the
+weights an uninterrupted run gives, bit for bit; it keeps checkpointing to
+PATH (or to ``--save``). Ctrl-C leaves the last checkpoint intact and says
+how to resume. The toy net (one second of per-sample SGD) is saved at the
+end only.
 
 Defaults per network (each can be overridden):
 
@@ -31,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -41,7 +52,7 @@ from . import toy_net
 from .data import MnistNotFoundError, load_digits, load_digits01, load_mnist
 from .networks import BACKPROP_VARIANTS, NETWORKS, Digits01Net, MnistNet, ToyNet
 from .optim import SCHEDULES
-from .serialize import ModelFileError, load_model, save_model
+from .serialize import ModelFileError, load_checkpoint, load_model, save_checkpoint, save_model
 from .training import TrainingDivergedError, train
 
 __all__ = ["main", "DEFAULTS"]
@@ -61,6 +72,10 @@ DEFAULTS = {
 
 class CLIError(Exception):
     """An error to report as ``cnn: error: ...`` with exit status 1."""
+
+
+class CLIInterrupted(Exception):
+    """Ctrl-C during training; the message says what was saved and how to resume (exit 130)."""
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -130,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cnn", description="Train and evaluate the seed CNNs (NumPy, hand-written "
                                 "back-propagation).")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate}")
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{train,evaluate,bench}")
 
     epilog = "defaults (network, data: epochs, batch, lr, momentum, schedule, warm-up, seed, dtype):\n" + \
         "\n".join(f"  {n} on {d}: {h['epochs']}, {h['batch_size']}, {h['lr']}, {h['momentum']}, "
@@ -150,9 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--split", choices=("stratified", "seed"), default=None,
                    help="digits01: stratified held-out test set (default) or the seed's "
                         "split (shuffle, first 10 images = test)")
-    t.add_argument("--test-size", type=_fraction, default=0.25,
+    t.add_argument("--test-size", type=_fraction, default=None,
                    help="fraction held out by the stratified digits splits (default 0.25)")
-    t.add_argument("--split-seed", type=_nonneg_int, default=0,
+    t.add_argument("--split-seed", type=_nonneg_int, default=None,
                    help="random state of the digits splits (default 0)")
     t.add_argument("--dense-sizes", type=_pair, default=None, metavar="H1,H2",
                    help="digits01: hidden sizes, W3 16xH1, W4 H1xH2, W5 H2x1 (default 28,36)")
@@ -166,15 +182,25 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--warmup", type=_nonneg_int, help="warm-up steps of the cosine schedule")
     t.add_argument("--seed", type=_nonneg_int, help="seed of the initialisation and shuffling")
     t.add_argument("--dtype", choices=("float32", "float64"))
-    t.add_argument("--threads", type=_positive_int, default=1,
+    t.add_argument("--threads", type=_positive_int, default=None,
                    help="BLAS threads while training (default 1; see cnn.training.train)")
-    t.add_argument("--save", metavar="PATH", help="save the trained model to this .npz file")
+    t.add_argument("--save", metavar="PATH",
+                   help="save the trained model to this .npz file; digits01 and mnist also "
+                        "write a checkpoint there at the end of every epoch")
+    t.add_argument("--resume", metavar="PATH",
+                   help="continue the run whose checkpoint is PATH (written by --save), "
+                        "with its settings; the result equals an uninterrupted run's")
     _common(t)
 
     e = sub.add_parser("evaluate", help="evaluate a saved model on its data")
     e.add_argument("--load", metavar="PATH", required=True, help="a model saved by 'cnn train --save'")
     e.add_argument("--data", metavar="DIR", help="MNIST directory (mnist models)")
     _common(e)
+
+    # `cnn bench ...` is handed to cnn.bench.main before this parser runs (see
+    # main); the entry here lists it in `cnn --help`.
+    sub.add_parser("bench", add_help=False, help="time the training step (cnn.bench; "
+                                                 "`cnn bench --help` for its options)")
     return parser
 
 
@@ -241,20 +267,26 @@ def _train_toy(args, hp):
     return net, summary, {}
 
 
-def _train_net(args, hp, dataset):
+def _train_net(args, hp, dataset, ckpt=None):
     try:
         data = _dataset(args.network, dataset, vars(args))
     except (MnistNotFoundError, ValueError) as exc:
         raise CLIError(str(exc)) from exc
-    if args.network == "digits01":
-        net = Digits01Net(dense_sizes=args.dense_sizes, backprop=args.backprop,
-                          dtype=hp["dtype"], seed=hp["seed"])
+    if ckpt is not None:
+        net = ckpt.network            # its input scaling was fitted by the first run
     else:
-        net = MnistNet(input_shape=data.image_shape, n_classes=10, dtype=hp["dtype"],
-                       seed=hp["seed"])
-    net.fit_input_scaling(data.X_train)
+        if args.network == "digits01":
+            net = Digits01Net(dense_sizes=args.dense_sizes, backprop=args.backprop,
+                              dtype=hp["dtype"], seed=hp["seed"])
+        else:
+            net = MnistNet(input_shape=data.image_shape, n_classes=10, dtype=hp["dtype"],
+                           seed=hp["seed"])
+        net.fit_input_scaling(data.X_train)
     _log(args, f"{net!r}\n{data.name}: {len(data.y_train)} training, {len(data.y_test)} test "
                f"images of {data.image_shape[0]}x{data.image_shape[1]}")
+    if ckpt is not None:
+        _log(args, f"resuming from {args.resume} after epoch {ckpt.state.epoch} "
+                   f"(step {ckpt.state.steps})")
     every = max(1, hp["epochs"] // 10)    # about ten lines per run
 
     def on_epoch(rec):
@@ -263,14 +295,37 @@ def _train_net(args, hp, dataset):
                        f"{rec['train_loss']:.5f}  test loss {rec['test_loss']:.5f}  test accuracy "
                        f"{100 * rec['test_accuracy']:.2f}%  {rec['seconds']:.2f} s")
 
+    metadata = {"dataset": dataset, "split": args.split, "test_size": args.test_size,
+                "split_seed": args.split_seed, "data": args.data,
+                "train_options": {**hp, **{k: getattr(args, k) for k in _RUN_OPTIONS},
+                                  "data": args.data, "threads": args.threads}}
+    save_path = args.save or args.resume
+    # The newest intact checkpoint: (path, epoch, step), or None.
+    last = {"where": (args.resume, ckpt.state.epoch, ckpt.state.steps) if ckpt else None,
+            "state": ckpt.state if ckpt else None}
+
+    def checkpoint(state):
+        if save_path:
+            save_checkpoint(save_path, net, state, metadata)   # atomic
+            last["where"] = (save_path, state.epoch, state.steps)
+        last["state"] = state
+
     try:
         history = train(net, data.X_train, data.y_train, epochs=hp["epochs"],
                         batch_size=hp["batch_size"], lr=hp["lr"], momentum=hp["momentum"],
                         schedule=hp["schedule"], warmup_steps=hp["warmup"], seed=hp["seed"],
                         X_test=data.X_test, y_test=data.y_test, progress=not args.quiet,
-                        threads=args.threads, on_epoch=on_epoch)
+                        threads=args.threads, on_epoch=on_epoch, checkpoint=checkpoint,
+                        resume=ckpt.state if ckpt else None)
     except TrainingDivergedError as exc:
+        raise CLIError(f"{exc}{_checkpoint_note(args, last['where'])}") from exc
+    except ValueError as exc:      # e.g. a checkpoint of a run on other data
         raise CLIError(str(exc)) from exc
+    except OSError as exc:         # the checkpoint could not be written (disk full, ...)
+        raise CLIError(f"--save {save_path}: cannot write the checkpoint ({exc})."
+                       f"{_checkpoint_note(args, last['where'])}") from exc
+    except KeyboardInterrupt:
+        raise CLIInterrupted(_interrupted_message(args, hp, last["where"], save_path)) from None
     train_m = net.evaluate(data.X_train, data.y_train)
     test_m = net.evaluate(data.X_test, data.y_test)
     summary = {
@@ -284,39 +339,123 @@ def _train_net(args, hp, dataset):
         "history": history.epochs,
         "loss_definition": "mean loss over the training set at the final weights",
     }
+    if ckpt is not None:
+        summary.update(resumed_from=str(args.resume), resumed_after_epoch=ckpt.state.epoch)
     if args.network == "digits01":
         summary.update(backprop=args.backprop, dense_sizes=args.dense_sizes, split=args.split)
-    metadata = {"dataset": dataset, "split": args.split, "test_size": args.test_size,
-                "split_seed": args.split_seed, "data": args.data}
-    return net, summary, metadata
+    return net, summary, metadata, last["state"]
+
+
+def _checkpoint_note(args, where) -> str:
+    if where is None:
+        return ""
+    path, epoch, step = where
+    return (f" The checkpoint {path} holds the state after epoch {epoch} (step {step}); "
+            f"`cnn train {args.network} --resume {shlex.quote(str(path))}` continues from "
+            f"there with the same settings.")
+
+
+def _interrupted_message(args, hp, where, save_path) -> str:
+    if where is not None:
+        path, epoch, step = where
+        during = (f"during epoch {epoch + 1} of {hp['epochs']}" if epoch < hp["epochs"]
+                  else "after the last epoch")
+        return (f"interrupted (Ctrl-C) {during}. The checkpoint {path} is intact and holds "
+                f"the state after epoch {epoch} (step {step}). Continue with:\n"
+                f"    cnn train {args.network} --resume {shlex.quote(str(path))}\n"
+                f"which ends with the same weights as an uninterrupted run.")
+    if save_path:
+        return (f"interrupted (Ctrl-C) during epoch 1 of {hp['epochs']}, before the first "
+                f"checkpoint ({save_path} is written at the end of every epoch): nothing to "
+                f"resume; run the command again.")
+    return (f"interrupted (Ctrl-C); nothing was saved (--save PATH writes a checkpoint at the "
+            f"end of every epoch, which --resume PATH continues).")
+
+
+#: Options of `cnn train` that fix a run besides the hyper-parameters of DEFAULTS;
+#: --resume restores them (with the hyper-parameters) from the checkpoint.
+_RUN_OPTIONS = ("dataset", "split", "test_size", "split_seed", "dense_sizes", "backprop")
+
+
+def _load_resume(args):
+    """The checkpoint of ``--resume``, with the interrupted run's options put into ``args``."""
+    try:
+        ckpt = load_checkpoint(args.resume)
+    except (FileNotFoundError, ModelFileError) as exc:
+        raise CLIError(f"--resume: {exc}") from exc
+    name = ckpt.network.name
+    if name != args.network:
+        raise CLIError(f"--resume {args.resume}: got a checkpoint of the {name} network with "
+                       f"`cnn train {args.network}`; expected `cnn train {name} --resume ...`")
+    opts = ckpt.metadata.get("train_options")
+    keys = list(DEFAULTS[(name, name)]) + list(_RUN_OPTIONS)
+    if not isinstance(opts, dict) or any(k not in opts for k in keys):
+        raise CLIError(f"--resume {args.resume}: the checkpoint does not record the options "
+                       f"of its run (it was not written by `cnn train --save`); expected a "
+                       f"checkpoint of `cnn train`. From Python, pass its state to "
+                       f"cnn.training.train(..., resume=state)")
+    conflicts = []
+    for key in keys:
+        given = getattr(args, key, None)
+        if given is not None and given != opts[key]:
+            conflicts.append(f"--{key.replace('_', '-')} {given} (the run: {opts[key]})")
+        setattr(args, key, opts[key])
+    if conflicts:
+        raise CLIError(f"--resume continues the interrupted run with its own settings, so "
+                       f"that it ends where that run would have; got {'; '.join(conflicts)}. "
+                       f"Drop these options, or start a new run without --resume")
+    if args.threads is None:
+        args.threads = opts.get("threads", 1)
+    elif args.threads != opts.get("threads", 1):
+        _log(args, f"note: --threads {args.threads} differs from the run's "
+                   f"{opts.get('threads', 1)}; at some batch sizes OpenBLAS then rounds the "
+                   f"last bits differently (docs: Reliability)")
+    if args.data is None:
+        args.data = opts.get("data")
+    return ckpt
 
 
 def cmd_train(args) -> dict:
-    dataset = args.network if args.network != "mnist" else (args.dataset or "mnist")
-    if args.dataset and args.network != "mnist":
-        raise CLIError(f"--dataset applies to the mnist network only; got it with {args.network}")
-    if args.data and dataset != "mnist":
-        raise CLIError(f"--data DIR (MNIST files) applies to the mnist network on MNIST; "
-                       f"{args.network} uses {'the seed data' if dataset == 'toy' else 'sklearn digits'}")
     given = [f"--{o.replace('_', '-')}" for o in ("split", "dense_sizes", "backprop")
              if getattr(args, o) is not None]
     if given and args.network != "digits01":
         raise CLIError(f"{', '.join(given)} applies to the digits01 network only; got it with "
                        f"{args.network}")
+    if args.dataset and args.network != "mnist":
+        raise CLIError(f"--dataset applies to the mnist network only; got it with {args.network}")
+    if args.resume and args.network == "toy":
+        raise CLIError("--resume applies to digits01 and mnist; the toy net trains in about a "
+                       "second and is saved at the end only")
+    if args.save and not Path(args.save).expanduser().parent.is_dir():
+        raise CLIError(f"--save {args.save}: the directory {Path(args.save).parent} does not "
+                       f"exist; expected a path in an existing directory")
+    ckpt = _load_resume(args) if args.resume else None
+    dataset = args.network if args.network != "mnist" else (args.dataset or "mnist")
+    if args.data and dataset != "mnist":
+        raise CLIError(f"--data DIR (MNIST files) applies to the mnist network on MNIST; "
+                       f"{args.network} uses {'the seed data' if dataset == 'toy' else 'sklearn digits'}")
     args.split = args.split or "stratified"
     args.dense_sizes = args.dense_sizes or [28, 36]
     args.backprop = args.backprop or "correct"
+    args.test_size = 0.25 if args.test_size is None else args.test_size
+    args.split_seed = 0 if args.split_seed is None else args.split_seed
+    args.threads = 1 if args.threads is None else args.threads
     hp = dict(DEFAULTS[(args.network, dataset)])
     for key in hp:
         if getattr(args, key, None) is not None:
             hp[key] = getattr(args, key)
     if args.network == "toy":
         net, summary, metadata = _train_toy(args, hp)
-    else:
-        net, summary, metadata = _train_net(args, hp, dataset)
-    if args.save:
+        if args.save:
+            metadata["train_summary"] = dict(summary)
+            summary["saved_to"] = str(save_model(args.save, net, metadata))
+        return summary
+    net, summary, metadata, state = _train_net(args, hp, dataset, ckpt)
+    save_path = args.save or args.resume
+    if save_path:
+        # The final file: the model, the state after the last epoch, and the summary.
         metadata["train_summary"] = {k: v for k, v in summary.items() if k != "history"}
-        summary["saved_to"] = str(save_model(args.save, net, metadata))
+        summary["saved_to"] = str(save_checkpoint(save_path, net, state, metadata))
     return summary
 
 
@@ -388,6 +527,9 @@ def _print_summary(s: dict) -> None:
 
 def main(argv=None) -> int:
     """Entry point of the ``cnn`` console script; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        return _bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -395,14 +537,34 @@ def main(argv=None) -> int:
     except CLIError as exc:
         print(f"cnn: error: {exc}", file=sys.stderr)
         return 1
+    except CLIInterrupted as exc:
+        print(f"cnn: {exc}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
-        print("cnn: interrupted", file=sys.stderr)
+        print("cnn: interrupted (Ctrl-C)", file=sys.stderr)
         return 130
     if args.json:
         print(json.dumps(summary, sort_keys=True, default=_json_default))
     else:
         _print_summary(summary)
     return 0
+
+
+def _bench(argv) -> int:
+    """``cnn bench ARGS``: hand ARGS to ``cnn.bench.main`` (imported only when asked for)."""
+    try:
+        from . import bench
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.bench":
+            raise
+        print("cnn: error: `cnn bench` needs the module cnn.bench, which this installation "
+              "does not have", file=sys.stderr)
+        return 1
+    try:
+        return int(bench.main(argv) or 0)
+    except KeyboardInterrupt:
+        print("cnn: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
 
 
 def _json_default(value):

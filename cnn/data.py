@@ -24,6 +24,7 @@ order. ``train-images-idx3-ubyte`` has magic 0x00000803 (ubyte, 3-D),
 from __future__ import annotations
 
 import gzip
+import numbers
 import os
 import warnings
 from pathlib import Path
@@ -78,6 +79,9 @@ class Dataset(NamedTuple):
 # ----------------------------------------------------------------------------- digits
 
 def _check_test_size(test_size) -> float:
+    if isinstance(test_size, (bool, np.bool_)) or not isinstance(test_size, numbers.Real):
+        raise TypeError(f"test_size: got {test_size!r} of type {type(test_size).__name__}; "
+                        f"expected a fraction in (0, 1)")
     test_size = float(test_size)
     if not 0 < test_size < 1:
         raise ValueError(f"test_size: got {test_size}; expected a fraction in (0, 1)")

@@ -39,6 +39,20 @@ except ImportError:   # pragma: no cover - older scikit-learn
 __all__ = ["CNNClassifier"]
 
 
+def _reject_text(X) -> None:
+    """A clear TypeError for string data (scikit-learn's own says only "could not
+    convert string to float", without naming X)."""
+    dtype = getattr(X, "dtype", None)
+    if dtype is None and isinstance(X, (list, tuple)):
+        try:
+            dtype = np.asarray(X).dtype
+        except ValueError:      # ragged: scikit-learn's check says what is wrong
+            return
+    if dtype is not None and np.dtype(dtype).kind in "USa":
+        raise TypeError(f"X: got dtype {np.dtype(dtype)}; expected numbers (pixel values), "
+                        f"not strings")
+
+
 class CNNClassifier(ClassifierMixin, BaseEstimator):
     """A small convolutional network classifier (seed 003's MNIST CNN, resizable).
 
@@ -138,6 +152,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         """Train on flattened images ``X`` (n_samples, H*W) and labels ``y`` (n_samples,)."""
         self._check_params()
+        _reject_text(X)
         X, y = _validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
@@ -159,6 +174,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (n_samples, n_classes), columns in the order of ``classes_``."""
         check_is_fitted(self)
+        _reject_text(X)
         X = _validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return self.network_.predict_proba(self._images(X))
 

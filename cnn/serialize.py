@@ -11,14 +11,23 @@ File layout (a NumPy ``.npz`` archive, read with ``allow_pickle=False``):
 | ``metadata`` | free JSON (e.g. how it was trained, on which data) |
 | ``param/<name>`` | one array per parameter, dtype and shape as in memory |
 
+A *checkpoint* (:func:`save_checkpoint`) is a model file with two more
+kinds of entry, which :func:`load_model` ignores (so ``cnn evaluate`` reads
+a checkpoint like any model):
+
+| key | content |
+|---|---|
+| ``train_state`` | JSON: ``checkpoint_version`` (1) and the fields of :class:`cnn.training.TrainState` |
+| ``velocity/<name>`` | the momentum buffer of each parameter, same shape and dtype |
+
 Round trip: the arrays are stored bit for bit and the config as JSON
 (floats in shortest round-trip ``repr``), so a loaded network computes
-exactly what the saved one did.
+exactly what the saved one did, and a loaded checkpoint resumes exactly.
 
 Writing is atomic: the archive goes to a temporary file in the target's
 directory, is flushed to disk, then renamed over the target with
-``os.replace``. An interrupted save leaves either the old file or the new
-one, never half of one.
+``os.replace``. An interrupted save (Ctrl-C, a full disk, a crash) leaves
+either the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -34,11 +43,14 @@ from typing import NamedTuple
 import numpy as np
 
 from .networks import NETWORKS, Network
+from .training import TrainState
 
-__all__ = ["save_model", "load_model", "LoadedModel", "ModelFileError", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["save_model", "load_model", "LoadedModel", "ModelFileError", "FORMAT", "FORMAT_VERSION",
+           "save_checkpoint", "load_checkpoint", "Checkpoint", "CHECKPOINT_VERSION"]
 
 FORMAT = "cnn-backprop-model"
 FORMAT_VERSION = 1
+CHECKPOINT_VERSION = 1
 
 
 class ModelFileError(ValueError):
@@ -51,15 +63,17 @@ class LoadedModel(NamedTuple):
     metadata: dict
 
 
-def save_model(path, network: Network, metadata: dict | None = None) -> Path:
-    """Write ``network`` (and JSON-able ``metadata``) to ``path`` atomically.
+class Checkpoint(NamedTuple):
+    """What :func:`load_checkpoint` returns."""
+    network: Network
+    metadata: dict
+    state: TrainState
 
-    ``path`` is used as given (no ``.npz`` is appended). Returns the path.
-    """
+
+def _model_arrays(network: Network, metadata: dict | None) -> dict:
     if not isinstance(network, Network) or network.name not in NETWORKS:
         raise TypeError(f"network: got {type(network).__name__}; expected one of the "
                         f"networks of cnn.networks ({', '.join(NETWORKS)})")
-    path = Path(path)
     arrays = {
         "format": np.array(FORMAT),
         "format_version": np.array(FORMAT_VERSION),
@@ -69,9 +83,22 @@ def save_model(path, network: Network, metadata: dict | None = None) -> Path:
     }
     for name, value in network.params.items():
         arrays[f"param/{name}"] = np.asarray(value)
+    return arrays
+
+
+def _write_atomic(path, arrays: dict) -> Path:
+    """``np.savez`` to a temporary file next to ``path``, fsync, rename over ``path``."""
+    path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{path}: the directory {directory} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
+        # mkstemp makes the file private (0600); give it the mode open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        with contextlib.suppress(OSError, AttributeError):
+            os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
             fh.flush()
@@ -82,20 +109,45 @@ def save_model(path, network: Network, metadata: dict | None = None) -> Path:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    # Make the rename itself durable (POSIX; not possible on every platform).
+    with contextlib.suppress(OSError, AttributeError):
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
     return path
 
 
-def load_model(path) -> LoadedModel:
-    """Read a file written by :func:`save_model`.
+def save_model(path, network: Network, metadata: dict | None = None) -> Path:
+    """Write ``network`` (and JSON-able ``metadata``) to ``path`` atomically.
 
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` does not exist.
-    ModelFileError (a ValueError)
-        If the file is not a cnn model file, is corrupted or truncated, has an
-        unsupported format version, or its arrays do not fit its network's config.
+    ``path`` is used as given (no ``.npz`` is appended). Returns the path.
     """
+    return _write_atomic(path, _model_arrays(network, metadata))
+
+
+def save_checkpoint(path, network: Network, state: TrainState,
+                    metadata: dict | None = None) -> Path:
+    """Write ``network`` and the training ``state`` to ``path`` atomically.
+
+    The file is a model file (:func:`load_model` reads it) plus the state
+    :func:`cnn.training.train` needs to resume (``resume=``). Returns the path.
+    """
+    if not isinstance(state, TrainState):
+        raise TypeError(f"state: got {type(state).__name__}; expected a "
+                        f"cnn.training.TrainState")
+    arrays = _model_arrays(network, metadata)
+    doc = {"checkpoint_version": CHECKPOINT_VERSION, "epoch": int(state.epoch),
+           "steps": int(state.steps), "rng_state": state.rng_state, "history": state.history,
+           "seconds": float(state.seconds), "run": state.run}
+    arrays["train_state"] = np.array(json.dumps(doc, sort_keys=True, default=_json_default))
+    for name, value in state.velocity.items():
+        arrays[f"velocity/{name}"] = np.asarray(value)
+    return _write_atomic(path, arrays)
+
+
+def _read(path) -> tuple[Path, dict]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such model file")
@@ -109,7 +161,29 @@ def load_model(path) -> LoadedModel:
     if not isinstance(contents, dict) or str(contents.get("format", "")) != FORMAT:
         raise ModelFileError(f"{path}: not a cnn model file (no format marker {FORMAT!r}; "
                              f"expected a file written by cnn.save_model)")
-    version = int(contents.get("format_version", -1))
+    return path, contents
+
+
+def load_model(path) -> LoadedModel:
+    """Read a file written by :func:`save_model` (or :func:`save_checkpoint`).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ModelFileError (a ValueError)
+        If the file is not a cnn model file, is corrupted or truncated, has an
+        unsupported format version, or its arrays do not fit its network's config.
+    """
+    path, contents = _read(path)
+    return _network(path, contents)
+
+
+def _network(path: Path, contents: dict) -> LoadedModel:
+    try:
+        version = int(contents.get("format_version", -1))
+    except (TypeError, ValueError):
+        version = -1
     if version != FORMAT_VERSION:
         raise ModelFileError(f"{path}: format version {version}; this cnn reads version "
                              f"{FORMAT_VERSION}")
@@ -125,6 +199,64 @@ def load_model(path) -> LoadedModel:
         raise ModelFileError(f"{path}: the {name} model in this file is inconsistent: "
                              f"{type(exc).__name__}: {exc}") from exc
     return LoadedModel(network, metadata)
+
+
+_STATE_FIELDS = {"checkpoint_version": int, "epoch": int, "steps": int, "rng_state": dict,
+                 "history": list, "seconds": (int, float), "run": dict}
+
+
+def load_checkpoint(path) -> Checkpoint:
+    """Read a file written by :func:`save_checkpoint`: network, metadata and training state.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ModelFileError (a ValueError)
+        As :func:`load_model`, and also if the file holds no training state
+        (a plain model file), a state of another checkpoint version, or
+        momentum buffers that do not match the parameters in name, shape or dtype.
+    """
+    path, contents = _read(path)
+    network, metadata = _network(path, contents)
+    if "train_state" not in contents:
+        raise ModelFileError(f"{path}: a model file without training state; expected a "
+                             f"checkpoint written by `cnn train --save` (or "
+                             f"cnn.save_checkpoint), which can be resumed")
+    try:
+        doc = json.loads(str(contents["train_state"]))
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: train_state is not valid JSON ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise ModelFileError(f"{path}: train_state: got a JSON {type(doc).__name__}; "
+                             f"expected an object")
+    for key, kind in _STATE_FIELDS.items():
+        if key not in doc:
+            raise ModelFileError(f"{path}: train_state: missing key {key!r}")
+        if isinstance(doc[key], bool) or not isinstance(doc[key], kind):
+            raise ModelFileError(f"{path}: train_state[{key!r}]: got {type(doc[key]).__name__}; "
+                                 f"expected {getattr(kind, '__name__', 'a number')}")
+    if doc["checkpoint_version"] != CHECKPOINT_VERSION:
+        raise ModelFileError(f"{path}: checkpoint version {doc['checkpoint_version']}; this "
+                             f"cnn reads version {CHECKPOINT_VERSION}")
+    if doc["epoch"] < 0 or doc["steps"] < 0 or len(doc["history"]) != doc["epoch"]:
+        raise ModelFileError(f"{path}: train_state: got epoch {doc['epoch']}, steps "
+                             f"{doc['steps']} and {len(doc['history'])} history records; "
+                             f"expected epoch >= 0, steps >= 0, one record per epoch")
+    velocity = {k[len("velocity/"):]: v for k, v in contents.items() if k.startswith("velocity/")}
+    for name, v in velocity.items():
+        p = network.params.get(name)
+        if p is None:
+            raise ModelFileError(f"{path}: velocity/{name}: no parameter of that name; expected "
+                                 f"one of {sorted(network.params)}")
+        if v.shape != p.shape or v.dtype != p.dtype:
+            raise ModelFileError(f"{path}: velocity/{name}: got shape {v.shape} and dtype "
+                                 f"{v.dtype}; expected shape {p.shape} and dtype {p.dtype}, "
+                                 f"those of the parameter")
+    state = TrainState(epoch=doc["epoch"], steps=doc["steps"], velocity=velocity,
+                       rng_state=doc["rng_state"], history=doc["history"],
+                       seconds=float(doc["seconds"]), run=doc["run"])
+    return Checkpoint(network, metadata, state)
 
 
 def _json_default(value):
