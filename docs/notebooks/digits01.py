@@ -23,9 +23,10 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import HTML, display
+from IPython.display import HTML, Math, display
 
 import cnn
+import derivations
 from cnn.studies import broken_backprop as bb
 
 settings = bb.cli_defaults()      # the `cnn train digits01` defaults
@@ -120,9 +121,18 @@ print("relative change of the kernels:",
 # ## The broken back-prop study
 #
 # Seed 000's broken net changes one step of the backward pass at each max
-# pool (`cnn.networks.pool_backward_variant`): with $M$ the pooling mask and
-# $U(\delta)$ the upstream gradient spread over each 2x2 window, the correct
-# $\partial L/\partial a = M \odot U(\delta)$ becomes
+# pool (`cnn.networks.pool_backward_variant`). The correct gradient into a
+# pooled layer routes each upstream gradient to the maximum of its window, as
+# derived on the [max pooling](../layers/max_pool.html) page; the exported fact:
+
+# %%
+routing = derivations.load("max_pool").facts["routing_is_derivative_of_max"]
+display(Math(routing["latex"]))
+
+# %% [markdown]
+# With $M$ the pooling mask and $U(\delta)$ the upstream gradient spread over
+# each 2x2 window, that is $M \odot U(\delta)$, which the broken variants
+# replace by
 #
 # * `transposed_after_pool`: $(M \odot U(\delta))^\top$ (the post's text),
 # * `rotated_after_pool`: $\mathrm{rot180}(M \odot U(\delta))$ (the post's code),
