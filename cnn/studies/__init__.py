@@ -17,4 +17,23 @@ repeated with ``cnn train``. Each writes a JSON record with the command,
 date and versions (``docs/results/`` holds the recorded ones).
 """
 
-__all__ = ["broken_backprop", "loops_vs_vectorised", "record_runs"]
+import json
+from pathlib import Path
+
+__all__ = ["broken_backprop", "loops_vs_vectorised", "record_runs", "load_record"]
+
+
+def load_record(name: str, start: Path | None = None) -> dict:
+    """The recorded study ``docs/results/<name>``, searched upwards from ``start``.
+
+    For the site's notebooks, which run in ``docs/notebooks/`` (or wherever a
+    reader opens them inside a checkout). ``start`` defaults to the working
+    directory.
+    """
+    start = Path.cwd() if start is None else Path(start)
+    for base in [start, *start.parents]:
+        for candidate in (base / "docs" / "results" / name, base / "results" / name):
+            if candidate.is_file():
+                return json.loads(candidate.read_text(encoding="utf-8"))
+    raise FileNotFoundError(f"docs/results/{name} not found in {start} or above it; "
+                            f"open the notebook inside a checkout of the repository")

@@ -18,8 +18,6 @@
 #   `cnn train digits01 --backprop VARIANT --dense-sizes H1,H2 --seed SEED`).
 
 # %%
-import json
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -27,7 +25,7 @@ from IPython.display import HTML, Math, display
 
 import cnn
 import derivations
-from cnn.studies import broken_backprop as bb
+from cnn.studies import broken_backprop as bb, load_record
 
 settings = bb.cli_defaults()      # the `cnn train digits01` defaults
 print(settings)
@@ -155,16 +153,7 @@ display(Math(routing["latex"]))
 # default settings, on the default split. The record:
 
 # %%
-def results_file(name):
-    """docs/results/NAME, found from wherever the notebook runs."""
-    for base in [Path.cwd(), *Path.cwd().parents]:
-        for candidate in (base / "docs" / "results" / name, base / "results" / name):
-            if candidate.is_file():
-                return candidate
-    raise FileNotFoundError(f"docs/results/{name} not found above {Path.cwd()}")
-
-
-study = json.loads(results_file("broken_backprop.json").read_text())
+study = load_record("broken_backprop.json")
 v = study["versions"]
 print("command:", study["command"])
 print(f"recorded {study['date']}: {len(study['runs'])} runs in {study['seconds'] / 60:.1f} min "

@@ -26,9 +26,7 @@
 
 # %%
 import inspect
-import json
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -38,7 +36,7 @@ from threadpoolctl import threadpool_limits
 import cnn
 from cnn import reference
 from cnn.data import load_digits
-from cnn.studies import loops_vs_vectorised as lv
+from cnn.studies import loops_vs_vectorised as lv, load_record
 
 threadpool_limits(limits=1, user_api="blas")   # as `cnn train`: one BLAS thread
 
@@ -163,16 +161,7 @@ fig.tight_layout()
 # The recorded run of the command above, on a batch of real MNIST images:
 
 # %%
-def results_file(name):
-    """docs/results/NAME, found from wherever the notebook runs."""
-    for base in [Path.cwd(), *Path.cwd().parents]:
-        for candidate in (base / "docs" / "results" / name, base / "results" / name):
-            if candidate.is_file():
-                return candidate
-    raise FileNotFoundError(f"docs/results/{name} not found above {Path.cwd()}")
-
-
-recorded = json.loads(results_file("loops_vs_vectorised.json").read_text())
+recorded = load_record("loops_vs_vectorised.json")
 print("command:", recorded["command"])
 v = recorded["versions"]
 print(f"run on {recorded['date']}, numpy {v['numpy']}, {recorded['data']}, "

@@ -26,8 +26,6 @@
 # part: `cnn train mnist --dataset digits`.
 
 # %%
-import json
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -35,6 +33,7 @@ from IPython.display import HTML, display
 from sklearn.metrics import confusion_matrix
 
 import cnn
+from cnn.studies import load_record
 from cnn.cli import DEFAULTS
 from cnn.data import load_digits, to_mnist_canvas
 
@@ -135,16 +134,7 @@ fig.tight_layout()
 # IDX files:
 
 # %%
-def results_file(name):
-    """docs/results/NAME, found from wherever the notebook runs."""
-    for base in [Path.cwd(), *Path.cwd().parents]:
-        for candidate in (base / "docs" / "results" / name, base / "results" / name):
-            if candidate.is_file():
-                return candidate
-    raise FileNotFoundError(f"docs/results/{name} not found above {Path.cwd()}")
-
-
-mnist = json.loads(results_file("mnist_3epochs.json").read_text())
+mnist = load_record("mnist_3epochs.json")
 print(f"recorded {mnist['date']} with numpy {mnist['versions']['numpy']}, "
       f"cnn {mnist['versions']['cnn']} (commit {mnist['versions']['git_commit'][:7]})\n")
 rows = []
