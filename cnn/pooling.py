@@ -27,9 +27,13 @@ pool), each step one whole-array operation on the strided slice
 forward pass takes 0.04 ms this way against 1.26 ms for ``reshape(...).max(axis=(3, 5))``
 and 1.28 ms for ``sliding_window_view(...).max(axis=(4, 5))`` (NumPy reduces
 over short, non-contiguous axes slowly), so there is no separate reshape fast
-path. The backward pass (0.59 ms) walks the offsets in row-major order and
-gives each window's gradient to the first offset that reaches the maximum
-and has not been claimed yet; an ``argmax`` over copied windows took 0.80 ms.
+path. The backward pass walks the offsets in row-major order and gives each
+window's gradient to the first offset that reaches the maximum: it carries
+the gradient not yet routed, ``remaining``, which the first maximum takes
+whole (``remaining * (x == y)``, then ``remaining - routed`` is exactly 0).
+That measured ~1.5x faster at this shape than tracking a boolean "claimed"
+mask with ``np.where`` (0.24 against 0.38 ms, one run), and an ``argmax``
+over copied windows was slower than either; all three give the same bits.
 """
 
 from __future__ import annotations
@@ -128,12 +132,14 @@ def max_pool2d_backward(dy, x, *, size=2, stride=2):
     dy = dy.astype(dtype, copy=False)
     y = _pool_max(x, size, stride, OH, OW)
     dx = np.zeros(x.shape, dtype)
-    unclaimed = np.ones(y.shape, dtype=bool)         # windows whose winner is not found yet
+    # The gradient of each window whose winner is not found yet: the first
+    # maximum takes all of it, leaving exactly 0 (dy - dy) for a later tie.
+    remaining = dy.copy()
     for a in range(size):                            # row-major order: the tie rule
         for e in range(size):
             idx = _window_slice(a, e, OH, OW, stride)
-            wins = (x[idx] == y) & unclaimed
-            unclaimed &= ~wins
+            routed = remaining * (x[idx] == y)
             # Windows overlap when stride < size, so add rather than assign.
-            dx[idx] += np.where(wins, dy, 0)
+            dx[idx] += routed
+            remaining -= routed
     return dx

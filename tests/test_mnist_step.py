@@ -1,0 +1,223 @@
+"""MnistNet's fast step against the composition of the public layer functions.
+
+:class:`cnn.MnistNet` computes its forward and backward passes with its own
+buffers, pools before the bias and ReLU, and runs the conv as one banded
+matrix product (see its docstring). These tests rebuild the same network from
+:func:`cnn.conv2d`, :data:`cnn.relu`, :func:`cnn.max_pool2d`, :func:`cnn.dense`,
+:func:`cnn.softmax_cross_entropy` and their backward functions, and require
+the same loss, logits and gradients: to 1e-6 relative in float64 on generic
+data, and on data built to have exact ties in the pooling windows, where the
+tie rule must route every window's gradient to the same element.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cnn
+from cnn.networks import MnistNet
+from gradcheck import relative_error
+
+TOL = 1e-6
+
+
+def composed(net: MnistNet, x, y):
+    """(loss, logits, grads) of ``net`` written as a chain of public layer calls."""
+    p, s = net.params, net.pool
+    x = np.asarray(x, dtype=net.dtype)
+    mean, std = net.config["input_mean"], net.config["input_std"]
+    if mean != 0.0 or std != 1.0:
+        x = (x - net.dtype.type(mean)) * net.dtype.type(1.0 / std)
+    z = cnn.conv2d(x, p["conv_w"], p["conv_b"])
+    a = cnn.relu(z)
+    pooled = cnn.max_pool2d(a, size=s, stride=s)
+    f = pooled.reshape(len(x), -1)
+    z1 = cnn.dense(f, p["w1"], p["b1"])
+    h = cnn.relu(z1)
+    logits = cnn.dense(h, p["w2"], p["b2"])
+    loss, dlogits = cnn.softmax_cross_entropy(logits, y)
+    g = {}
+    dh, g["w2"], g["b2"] = cnn.dense_backward(dlogits, h, p["w2"])
+    dz1 = cnn.relu.backward(dh, z1)
+    df, g["w1"], g["b1"] = cnn.dense_backward(dz1, f, p["w1"])
+    da = cnn.max_pool2d_backward(df.reshape(pooled.shape), a, size=s, stride=s)
+    dz = cnn.relu.backward(da, z)
+    _, g["conv_w"], g["conv_b"] = cnn.conv2d_backward(dz, x, p["conv_w"])
+    return loss, logits, g
+
+
+def perturbed(net, seed, scale=0.3):
+    rng = np.random.default_rng(seed)
+    for name, p in net.params.items():
+        net.params[name] = p + rng.normal(0, scale, p.shape).astype(p.dtype)
+    return net
+
+
+def assert_same_step(net, x, y, tol=TOL):
+    loss, grads, logits = net.loss_and_grads(x, y)
+    loss_c, logits_c, grads_c = composed(net, x, y)
+    assert abs(float(loss) - float(loss_c)) <= tol * abs(float(loss_c))
+    assert relative_error(logits, logits_c) <= tol
+    assert set(grads) == set(grads_c) == set(net.params)
+    errors = {k: relative_error(grads[k], grads_c[k]) for k in grads}
+    assert max(errors.values()) <= tol, errors
+    for k, g in grads.items():
+        assert g.shape == net.params[k].shape and g.dtype == net.dtype, k
+
+
+@pytest.mark.parametrize("shape, kwargs", [
+    ((28, 28), {}),                                   # the seed's network
+    ((12, 12), {"hidden": 7, "n_classes": 4}),
+    ((8, 8), {"hidden": 5, "n_classes": 3}),          # sklearn digits
+    ((13, 11), {"hidden": 6, "n_classes": 3}),        # odd conv outputs: a row and column unpooled
+    ((9, 10), {"n_filters": 3, "kernel_size": 3, "hidden": 4, "n_classes": 2}),
+    ((1, 3), {"hidden": 4, "n_classes": 2}),          # kernel clipped to 1x3, pool 1
+])
+def test_step_equals_composition_float64(shape, kwargs):
+    rng = np.random.default_rng(sum(shape))
+    net = perturbed(MnistNet(input_shape=shape, dtype="float64", seed=3, **kwargs), 4)
+    K = net.config["n_classes"]
+    x = rng.random((5, 1) + shape)
+    y = rng.integers(0, K, 5)
+    assert_same_step(net, x, y)
+    net.set_input_scaling(0.3, 0.7)
+    assert_same_step(net, x, y)
+
+
+def test_step_equals_composition_at_batch_64():
+    rng = np.random.default_rng(64)
+    net = perturbed(MnistNet(dtype="float64", seed=1), 2, scale=0.1)
+    assert_same_step(net, rng.random((64, 1, 28, 28)), rng.integers(0, 10, 64))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_ties_are_routed_like_max_pool2d_backward(dtype):
+    """Exact ties: 0/1 images and integer kernels make every sum exact, so many
+    pooling windows hold their maximum twice or more; the gradients must still
+    match the composition's to rounding (routing a tied window's gradient to
+    another element changes dL/dK by far more)."""
+    rng = np.random.default_rng(5)
+    net = MnistNet(input_shape=(12, 12), hidden=6, n_classes=3, dtype=dtype, seed=0)
+    net.params["conv_w"] = rng.integers(-1, 2, net.params["conv_w"].shape).astype(dtype)
+    net.params["conv_b"] = np.array([0.5, -1.0], dtype)
+    net.params["w1"] = rng.normal(size=net.params["w1"].shape).astype(dtype)
+    net.params["w2"] = rng.normal(size=net.params["w2"].shape).astype(dtype)
+    x = (rng.random((8, 1, 12, 12)) < 0.4).astype(dtype)
+    y = rng.integers(0, 3, 8)
+    # Count the windows whose positive maximum is tied: the test needs some.
+    z = cnn.conv2d(x, net.params["conv_w"], net.params["conv_b"])
+    windows = cnn.relu(z).reshape(8, 2, 4, 2, 4, 2).transpose(0, 1, 2, 4, 3, 5)
+    windows = windows.reshape(8, 2, 4, 4, 4)                 # (n, f, I, J, element)
+    top = windows.max(axis=-1, keepdims=True)
+    tied = ((windows == top).sum(axis=-1) > 1) & (top[..., 0] > 0)
+    assert tied.sum() >= 20, tied.sum()
+    loss, grads, logits = net.loss_and_grads(x, y)
+    loss_c, logits_c, grads_c = composed(net, x, y)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    errors = {k: relative_error(grads[k], grads_c[k]) for k in grads}
+    assert max(errors.values()) <= tol, errors
+    assert np.abs(grads["conv_w"]).max() > 0
+
+
+def test_rounding_ties_follow_z_not_the_conv_output():
+    """Two conv outputs that differ, u = 1e-8 and 2e-8, become equal after the
+    bias in float32 (1 + 1e-8 == 1 + 2e-8 == 1). max_pool2d_backward sees a tie
+    in ReLU(z) and picks the first; a pool-first implementation comparing u
+    would pick the second and get dL/dK twice as large."""
+    net = MnistNet(input_shape=(2, 2), n_filters=1, kernel_size=1, hidden=3, n_classes=2,
+                   dtype="float32", seed=0)
+    net.params["conv_w"][...] = 1.0
+    net.params["conv_b"][...] = 1.0
+    net.params["w1"][...] = np.array([[0.5, -1.0, 2.0]], np.float32)
+    net.params["w2"][...] = np.array([[1.0, -1.0], [0.5, 0.25], [-0.5, 1.0]], np.float32)
+    x = np.array([[[[1e-8, 2e-8], [0.0, 0.0]]]], np.float32)
+    y = np.array([1])
+    _, grads, _ = net.loss_and_grads(x, y)
+    _, _, grads_c = composed(net, x, y)
+    np.testing.assert_allclose(grads["conv_w"], grads_c["conv_w"], rtol=1e-5)
+    assert grads["conv_w"].item() != 0
+    # dL/dK = dL/dz at the winner times x at the winner: the first, 1e-8.
+    assert grads["conv_w"].item() == pytest.approx(grads["conv_b"].item() * 1e-8, rel=1e-6)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_step_equals_loss_and_grads_plus_sgd(momentum):
+    rng = np.random.default_rng(8)
+    fast = perturbed(MnistNet(input_shape=(12, 12), hidden=8, dtype="float32", seed=2), 3)
+    slow = MnistNet.from_state(fast.config, fast.params)
+    opt = cnn.SGD(0.05, momentum)
+    for step in range(4):
+        x, y = rng.random((6 + step, 1, 12, 12)), rng.integers(0, 10, 6 + step)
+        loss_fast = fast.sgd_step(x, y, 0.05, momentum)
+        loss_slow, grads, _ = slow.loss_and_grads(x, y)
+        opt.step(slow.params, grads)
+        assert loss_fast == loss_slow
+        for k in fast.params:
+            np.testing.assert_array_equal(fast.params[k], slow.params[k], err_msg=k)
+            assert fast.params[k].dtype == np.float32
+
+
+def test_sgd_step_updates_replaced_parameter_arrays():
+    rng = np.random.default_rng(9)
+    net = MnistNet(input_shape=(8, 8), hidden=4, n_classes=3)
+    x, y = rng.random((4, 1, 8, 8)), rng.integers(0, 3, 4)
+    net.sgd_step(x, y, 0.1)
+    net.params["w1"] = np.ones_like(net.params["w1"])        # replaced, not updated in place
+    before = {k: v.copy() for k, v in net.params.items()}
+    _, grads, _ = net.loss_and_grads(x, y)
+    net.sgd_step(x, y, 0.1)
+    for k in net.params:
+        np.testing.assert_allclose(net.params[k], before[k] - np.float32(0.1) * grads[k],
+                                   rtol=1e-6, atol=1e-7, err_msg=k)
+    with pytest.raises(ValueError, match=r"params\['w2'\]: got shape"):
+        net.params["w2"] = np.zeros((3, 3), np.float32)
+        net.sgd_step(x, y, 0.1)
+    with pytest.raises(ValueError, match="lr"):
+        net.sgd_step(x, y, -1.0)
+
+
+def test_results_are_not_overwritten_by_later_calls():
+    rng = np.random.default_rng(10)
+    net = perturbed(MnistNet(input_shape=(8, 8), hidden=5, dtype="float64"), 1)
+    x1, x2 = rng.random((3, 1, 8, 8)), rng.random((3, 1, 8, 8))
+    y = np.array([0, 1, 2])
+    loss1, grads1, logits1 = net.loss_and_grads(x1, y)
+    kept = {k: v.copy() for k, v in grads1.items()}
+    out1, cache1 = net.forward(x1)
+    net.forward(x2)                                         # a second cache
+    net.loss_and_grads(x2, y)                               # the reused buffers
+    np.testing.assert_array_equal(out1, logits1)
+    dlogits = net.loss(out1, y)[1]
+    for k, g in net.backward(dlogits, cache1).items():      # still x1's gradients
+        np.testing.assert_allclose(g, grads1[k], rtol=1e-12, atol=1e-15)
+    net.sgd_step(x2, y, 0.1)
+    for k in grads1:
+        np.testing.assert_array_equal(grads1[k], kept[k])
+    with pytest.raises(TypeError, match="cache"):
+        net.backward(dlogits, {"x": x1})
+    with pytest.raises(ValueError, match="doutput: got shape"):
+        net.backward(dlogits[:2], cache1)
+
+
+def test_non_finite_images_are_rejected():
+    net = MnistNet(input_shape=(8, 8), hidden=4)
+    x = np.zeros((2, 1, 8, 8))
+    x[1, 0, 3, 3] = np.nan
+    with pytest.raises(ValueError, match="x: got 1 non-finite"):
+        net.loss_and_grads(x, np.array([0, 1]))
+
+
+def test_pickle_and_copy_carry_the_parameters_not_the_buffers():
+    import copy
+    import pickle
+    rng = np.random.default_rng(11)
+    net = MnistNet(seed=4)
+    x, y = rng.random((64, 1, 28, 28)), rng.integers(0, 10, 64)
+    net.sgd_step(x, y, 0.1, momentum=0.9)                    # buffers and velocity exist now
+    data = pickle.dumps(net)
+    assert len(data) < 2 * 4 * net.n_params() + 20_000       # no MB-sized buffers inside
+    for clone in (pickle.loads(data), copy.deepcopy(net)):
+        np.testing.assert_array_equal(clone.output(x), net.output(x))
+        clone.sgd_step(x, y, 0.1)                            # a working step of its own
+        assert not np.array_equal(clone.params["w1"], net.params["w1"])
