@@ -475,10 +475,18 @@ class Digits01Net(Network):
         da2 = pool_backward_variant(dp2, c["a2"], variant)
         dz2 = _per_channel_backward(self.L2_ACTIVATIONS, da2, c["z2"])
         dp1, g["w2"], g["b2"] = conv2d_backward(dz2, c["p1"], p["w2"], padding=1)
-        da1 = pool_backward_variant(dp1, c["a1"], variant)
+        da1 = pool_backward_variant(self.into_layer1(dp1), c["a1"], variant)
         dz1 = _per_channel_backward(self.L1_ACTIVATIONS, da1, c["z1"])
         _, g["w1"], g["b1"] = conv2d_backward(dz1, c["x"], p["w1"], padding=1)
         return {k: g[k] for k in p}
+
+    def into_layer1(self, dp1):
+        r"""The gradient $\partial L/\partial p_1$ (N, 2, 4, 4) as layer 1 receives it.
+
+        The identity here; a study overrides it to reproduce seed 000's fault
+        of rotating it (:class:`cnn.studies.broken_backprop.Layer1RotatedNet`).
+        """
+        return dp1
 
     def loss(self, output, y):
         r"""$L = \frac1N \sum_n \tfrac12 (o_n - y_n)^2$ and $\partial L/\partial o$ (N, 1)."""

@@ -57,16 +57,14 @@ from pathlib import Path
 import numpy as np
 
 from ..activations import arctan, logistic, tanh
-from ..conv import conv2d_backward
 from ..data import load_digits01
 from ..dense import dense, dense_backward
-from ..networks import (BACKPROP_VARIANTS, SEED_DENSE_SIZES, Digits01Net, Network,
-                        pool_backward_variant)
+from ..networks import (BACKPROP_VARIANTS, SEED_DENSE_SIZES, Digits01Net, Network)
 from ..training import train
 
 __all__ = ["VARIANTS", "CONTROLS", "CONV_PARAMS", "cli_defaults", "make_net", "train_one",
            "run_study", "summarize", "format_table", "main",
-           "DenseOnlyNet", "FrozenConvNet", "Layer1RotatedNet", "digits01_backward"]
+           "DenseOnlyNet", "FrozenConvNet", "Layer1RotatedNet"]
 
 #: The network's back-propagation options: the correct one first, then seed 000's broken ones.
 VARIANTS = tuple(BACKPROP_VARIANTS)
@@ -81,42 +79,6 @@ SCHEMA = 1
 
 # ----------------------------------------------------------------------------- networks
 
-def digits01_backward(net: Digits01Net, doutput, cache, *, layer1=None) -> dict:
-    r"""The backward pass of :class:`cnn.Digits01Net`, with a hook before layer 1.
-
-    Written out from the same public layer functions as
-    :meth:`cnn.Digits01Net.backward`, so that one step can be changed: the
-    gradient $\partial L/\partial p_1$ (N, 2, 4, 4) that reaches the first
-    pooling layer is replaced by ``layer1(dp1)``. With ``layer1=None`` this is
-    exactly ``net.backward`` (a test checks it, for every variant).
-    """
-    p, c, variant = net.params, cache, net.config["backprop"]
-    g = {}
-    dz5 = logistic.backward(doutput, c["z5"])
-    da4, g["w5"], g["b5"] = dense_backward(dz5, c["a4"], p["w5"])
-    dz4 = tanh.backward(da4, c["z4"])
-    da3, g["w4"], g["b4"] = dense_backward(dz4, c["a3"], p["w4"])
-    dz3 = arctan.backward(da3, c["z3"])
-    df, g["w3"], g["b3"] = dense_backward(dz3, c["f"], p["w3"])
-    da2 = pool_backward_variant(df.reshape(c["p2"].shape), c["a2"], variant)
-    dz2 = _per_channel_backward(net.L2_ACTIVATIONS, da2, c["z2"])
-    dp1, g["w2"], g["b2"] = conv2d_backward(dz2, c["p1"], p["w2"], padding=1)
-    if layer1 is not None:
-        dp1 = layer1(dp1)
-    da1 = pool_backward_variant(dp1, c["a1"], variant)
-    dz1 = _per_channel_backward(net.L1_ACTIVATIONS, da1, c["z1"])
-    _, g["w1"], g["b1"] = conv2d_backward(dz1, c["x"], p["w1"], padding=1)
-    return {k: g[k] for k in p}
-
-
-def _per_channel_backward(acts, dy, z):
-    r"""$\partial L/\partial z[:, c] = \delta[:, c] \odot f_c'(z[:, c])$, channel by channel."""
-    dz = np.empty_like(dy)
-    for ch, act in enumerate(acts):
-        dz[:, ch] = act.backward(dy[:, ch], z[:, ch])
-    return dz
-
-
 class Layer1RotatedNet(Digits01Net):
     r"""Digits01Net whose layer 1 receives $\mathrm{rot180}(\partial L/\partial p_1)$.
 
@@ -128,9 +90,8 @@ class Layer1RotatedNet(Digits01Net):
 
     name = "digits01_rot180_into_layer1"
 
-    def backward(self, doutput, cache):
-        return digits01_backward(self, doutput, cache,
-                                 layer1=lambda d: np.ascontiguousarray(d[..., ::-1, ::-1]))
+    def into_layer1(self, dp1):
+        return np.ascontiguousarray(dp1[..., ::-1, ::-1])
 
 
 class FrozenConvNet(Digits01Net):
