@@ -80,34 +80,25 @@ class CLIInterrupted(Exception):
 
 # ----------------------------------------------------------------------------- parsing
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+def _bounded(kind, low, *, strict):
+    """An argparse type: a finite ``kind`` (int or float) > ``low`` (strict) or >= ``low``."""
+    what = (f"{'an integer' if kind is int else 'a finite number'} "
+            f"{'>' if strict else '>='} {low}")
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not (math.isfinite(value) and (value > low if strict else value >= low)):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+        return value
+    return parse
 
 
-def _nonneg_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
-    return value
+_positive_int = _bounded(int, 1, strict=False)
+_nonneg_int = _bounded(int, 0, strict=False)
+_positive_float = _bounded(float, 0, strict=True)
 
 
 def _momentum(text):
@@ -368,8 +359,8 @@ def _interrupted_message(args, hp, where, save_path) -> str:
         return (f"interrupted (Ctrl-C) during epoch 1 of {hp['epochs']}, before the first "
                 f"checkpoint ({save_path} is written at the end of every epoch): nothing to "
                 f"resume; run the command again.")
-    return (f"interrupted (Ctrl-C); nothing was saved (--save PATH writes a checkpoint at the "
-            f"end of every epoch, which --resume PATH continues).")
+    return ("interrupted (Ctrl-C); nothing was saved (--save PATH writes a checkpoint at the "
+            "end of every epoch, which --resume PATH continues).")
 
 
 #: Options of `cnn train` that fix a run besides the hyper-parameters of DEFAULTS;
