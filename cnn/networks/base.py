@@ -1,0 +1,164 @@
+"""The base class of the seed networks (see :mod:`cnn.networks`) and small helpers."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+# ----------------------------------------------------------------------------- helpers
+
+def _dtype_name(dtype) -> str:
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if name not in _DTYPES:
+        raise ValueError(f"dtype: got {dtype!r}; expected 'float32' or 'float64'")
+    return name
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: got {value!r} of type {type(value).__name__}; "
+                        f"expected a positive integer")
+    if value < 1:
+        raise ValueError(f"{name}: got {value}; expected a positive integer")
+    return int(value)
+
+
+def _shape2(value, name: str) -> tuple[int, int]:
+    try:
+        h, w = value
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: got {value!r}; expected a pair (H, W) of "
+                         f"positive integers") from None
+    return _positive_int(h, f"{name}[0]"), _positive_int(w, f"{name}[1]")
+
+
+def softmax(logits) -> np.ndarray:
+    r"""Row-wise softmax, $p[n,k] = e^{z[n,k] - m_n} / \sum_j e^{z[n,j] - m_n}$,
+    $m_n = \max_j z[n,j]$ (no overflow). ``logits`` (N, K) -> (N, K)."""
+    z = np.asarray(logits)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _per_channel(acts, z: np.ndarray) -> np.ndarray:
+    """Activation ``acts[c]`` on channel ``c`` of ``z`` (N, C, H, W)."""
+    out = np.empty_like(z)
+    for c, act in enumerate(acts):
+        out[:, c] = act(z[:, c])
+    return out
+
+
+def _per_channel_backward(acts, dy: np.ndarray, z: np.ndarray) -> np.ndarray:
+    r"""$\partial L/\partial z[:, c] = \delta[:, c] \odot f_c'(z[:, c])$ for every channel."""
+    dz = np.empty_like(dy)
+    for c, act in enumerate(acts):
+        dz[:, c] = act.backward(dy[:, c], z[:, c])
+    return dz
+
+
+class Network:
+    """Shared plumbing: config, params, dtype, input checks and scaling, evaluation.
+
+    Subclasses set ``name``, build ``self.config``/``self.params`` and define
+    ``forward``, ``backward``, ``loss`` and ``predict_from_output``.
+    """
+
+    name = "network"
+    config: dict[str, Any]
+    params: dict[str, np.ndarray]
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def from_state(cls, config: dict, params: dict) -> "Network":
+        """Rebuild a network from its ``config`` and parameter arrays (no random init).
+
+        Raises ValueError when a parameter is missing, extra, or of the wrong
+        shape or dtype for ``config``.
+        """
+        net = cls(**{k: v for k, v in config.items() if k not in ("input_mean", "input_std")})
+        net.set_input_scaling(config.get("input_mean", 0.0), config.get("input_std", 1.0))
+        expected = {k: (v.shape, v.dtype) for k, v in net.params.items()}
+        if set(params) != set(expected):
+            raise ValueError(f"params: got names {sorted(params)}; expected "
+                             f"{sorted(expected)} for a {cls.name} network with config {config}")
+        for k, arr in params.items():
+            arr = np.asarray(arr)
+            if (arr.shape, arr.dtype) != expected[k]:
+                raise ValueError(f"params[{k!r}]: got shape {arr.shape} and dtype {arr.dtype}; "
+                                 f"expected shape {expected[k][0]} and dtype {expected[k][1]}")
+            net.params[k] = arr.copy()
+        return net
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.config["dtype"])
+
+    def set_input_scaling(self, mean: float, std: float) -> None:
+        r"""Set the input standardisation $\hat x = (x - \mu)/\sigma$ (two scalars)."""
+        mean, std = float(mean), float(std)
+        if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+            raise ValueError(f"input scaling: got mean={mean}, std={std}; expected finite "
+                             f"numbers with std > 0")
+        self.config["input_mean"], self.config["input_std"] = mean, std
+
+    def fit_input_scaling(self, x) -> None:
+        r"""Standardise with the mean and standard deviation of all pixels of ``x``."""
+        x = np.asarray(x)
+        mean = float(x.mean(dtype=np.float64))
+        std = float(x.std(dtype=np.float64))
+        self.set_input_scaling(mean, std if std > 0 else 1.0)
+
+    # -- shared steps --------------------------------------------------------------------
+    def _input(self, x) -> np.ndarray:
+        """``x`` checked as (N, 1, H, W) images of this network, standardised, in its dtype."""
+        x = np.asarray(x)
+        H, W = self.config["input_shape"]
+        if x.ndim == 3:
+            x = x[:, None]
+        if x.ndim != 4 or x.shape[1:] != (1, H, W) or x.shape[0] == 0:
+            raise ValueError(f"x: got shape {x.shape}; expected (N, 1, {H}, {W}) or "
+                             f"(N, {H}, {W}) with N >= 1, images of this {self.name} network")
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"x: got dtype {x.dtype}; expected real numbers")
+        dtype = self.dtype
+        mean, std = self.config.get("input_mean", 0.0), self.config.get("input_std", 1.0)
+        x = x.astype(dtype, copy=False)
+        if mean != 0.0 or std != 1.0:
+            x = (x - dtype.type(mean)) * dtype.type(1.0 / std)
+        return x
+
+    def loss_and_grads(self, x, y):
+        """One forward and backward pass: ``(loss, grads, output)``."""
+        out, cache = self.forward(x)
+        loss, dout = self.loss(out, y)
+        return loss, self.backward(dout, cache), out
+
+    def output(self, x, *, batch_size: int = 1000) -> np.ndarray:
+        """The network output for every image, computed ``batch_size`` images at a time."""
+        x = np.asarray(x)
+        return np.concatenate([self.forward(x[i:i + batch_size])[0]
+                               for i in range(0, len(x), batch_size)])
+
+    def predict(self, x, *, batch_size: int = 1000) -> np.ndarray:
+        """Predicted class of every image, shape (N,)."""
+        return self.predict_from_output(self.output(x, batch_size=batch_size))
+
+    def evaluate(self, x, y, *, batch_size: int = 1000) -> dict:
+        """Mean loss and accuracy over ``(x, y)``: ``{"loss": float, "accuracy": float}``."""
+        out = self.output(x, batch_size=batch_size)
+        loss, _ = self.loss(out, y)
+        acc = float(np.mean(self.predict_from_output(out) == np.asarray(y)))
+        return {"loss": float(loss), "accuracy": acc}
+
+    def n_params(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    def __repr__(self) -> str:
+        cfg = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        return f"{type(self).__name__}({cfg})"
