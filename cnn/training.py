@@ -393,7 +393,10 @@ def _step(net, opt, xb, yb, epoch) -> float:
     step = opt.steps
     where = f"at step {step} (epoch {epoch})"
     try:
-        loss, grads, _ = net.loss_and_grads(xb, yb)
+        # An overflow here is reported below as a divergence naming the step;
+        # NumPy's own RuntimeWarning would only say less, earlier.
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss, grads, _ = net.loss_and_grads(xb, yb)
     except (ValueError, FloatingPointError) as exc:
         # The inputs were checked finite before the first step and the weights
         # are finite after every good step, so a "non-finite" ValueError from a
