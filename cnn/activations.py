@@ -39,17 +39,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_float, check_same_shape, common_dtype
+from ._validate import as_float, check_same_shape, checked, common_dtype
 
 __all__ = ["Activation", "ACTIVATIONS", "relu", "tanh", "logistic", "arctan"]
 
 
-def _elementwise(fn):
-    """Validate ``z`` (any shape, scalars too) before an elementwise formula."""
-    @functools.wraps(fn)
-    def wrapped(z):
-        return fn(as_float(z, "z"))
-    return wrapped
+def _elementwise(name: str):
+    """Validate ``z`` (any shape, scalars too) before an elementwise formula, and check
+    the result (:func:`cnn._validate.checked`); ``name`` is the public name."""
+    def decorate(fn):
+        @checked(name, ("f(z)" if "." not in name else "f'(z)",), widen=("z",))
+        @functools.wraps(fn)
+        def wrapped(z):
+            return fn(as_float(z, "z"))
+        return wrapped
+    return decorate
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class Activation:
         """$f(z)$, same shape and float dtype as ``z``."""
         return self.forward(z)
 
+    @checked(lambda self, *args, **kwargs: f"{self.name}.backward", ("dz",), widen=("dy", "z"))
     def backward(self, dy, z):
         r"""Chain rule through the activation: $\partial L/\partial z = \delta \odot f'(z)$.
 
@@ -91,47 +96,47 @@ class Activation:
         return f"Activation({self.name!r})"
 
 
-@_elementwise
+@_elementwise("relu")
 def _relu(z):
     return np.maximum(z, 0)
 
 
-@_elementwise
+@_elementwise("relu.derivative")
 def _relu_derivative(z):
     # Strict inequality: relu'(0) = 0 by convention.
     return (z > 0).astype(z.dtype)
 
 
-@_elementwise
+@_elementwise("tanh")
 def _tanh(z):
     return np.tanh(z)
 
 
-@_elementwise
+@_elementwise("tanh.derivative")
 def _tanh_derivative(z):
     # v = exp(-2|z|) as a square: 2|z| itself overflows near the float32 maximum.
     v = np.exp(-np.abs(z)) ** 2
     return 4 * v / (1 + v) ** 2
 
 
-@_elementwise
+@_elementwise("logistic")
 def _logistic(z):
     u = np.exp(-np.abs(z))              # both branches from one safe exponential
     return np.where(z >= 0, 1, u) / (1 + u)
 
 
-@_elementwise
+@_elementwise("logistic.derivative")
 def _logistic_derivative(z):
     u = np.exp(-np.abs(z))              # sigma(z)(1 - sigma(z)) = u / (1 + u)^2, symmetric in z
     return u / (1 + u) ** 2
 
 
-@_elementwise
+@_elementwise("arctan")
 def _arctan(z):
     return np.arctan(z)
 
 
-@_elementwise
+@_elementwise("arctan.derivative")
 def _arctan_derivative(z):
     return (1 / np.hypot(1, z)) ** 2
 

@@ -41,9 +41,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +54,7 @@ from . import toy_net
 from .data import MnistNotFoundError, load_digits, load_digits01, load_mnist
 from .networks import BACKPROP_VARIANTS, NETWORKS, Digits01Net, MnistNet, ToyNet
 from .optim import SCHEDULES
+from ._files import save_target
 from .serialize import ModelFileError, load_checkpoint, load_model, save_checkpoint, save_model
 from .training import TrainingDivergedError, train
 
@@ -121,15 +124,24 @@ def _fraction(text):
     return value
 
 
+_MAX_HIDDEN = 100_000
+
+
 def _pair(text):
     try:
         h1, h2 = (int(t) for t in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected two sizes 'H1,H2' such as 28,36, "
                                          f"got {text!r}") from None
-    if h1 < 1 or h2 < 1:
-        raise argparse.ArgumentTypeError(f"expected sizes >= 1, got {text!r}")
+    if not (1 <= h1 <= _MAX_HIDDEN and 1 <= h2 <= _MAX_HIDDEN):
+        raise argparse.ArgumentTypeError(f"expected sizes from 1 to {_MAX_HIDDEN}, got {text!r}")
     return [h1, h2]
+
+
+def _path(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and data (below).", epilog=epilog,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("network", choices=sorted(NETWORKS), help="which seed network")
-    t.add_argument("--data", metavar="DIR", help="directory with the MNIST IDX files "
+    t.add_argument("--data", metavar="DIR", type=_path, help="directory with the MNIST IDX files "
                    "(train-images-idx3-ubyte[.gz], ...); without it, scikit-learn's "
                    "fetch_openml('mnist_784') cache is tried")
     t.add_argument("--dataset", choices=("mnist", "digits"), default=None,
@@ -175,17 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dtype", choices=("float32", "float64"))
     t.add_argument("--threads", type=_positive_int, default=None,
                    help="BLAS threads while training (default 1; see cnn.training.train)")
-    t.add_argument("--save", metavar="PATH",
+    t.add_argument("--save", metavar="PATH", type=_path,
                    help="save the trained model to this .npz file; digits01 and mnist also "
                         "write a checkpoint there at the end of every epoch")
-    t.add_argument("--resume", metavar="PATH",
+    t.add_argument("--resume", metavar="PATH", type=_path,
                    help="continue the run whose checkpoint is PATH (written by --save), "
                         "with its settings; the result equals an uninterrupted run's")
     _common(t)
 
     e = sub.add_parser("evaluate", help="evaluate a saved model on its data")
-    e.add_argument("--load", metavar="PATH", required=True, help="a model saved by 'cnn train --save'")
-    e.add_argument("--data", metavar="DIR", help="MNIST directory (mnist models)")
+    e.add_argument("--load", metavar="PATH", type=_path, required=True, help="a model saved by 'cnn train --save'")
+    e.add_argument("--data", metavar="DIR", type=_path, help="MNIST directory (mnist models)")
     _common(e)
 
     # `cnn bench ...` is handed to cnn.bench.main before this parser runs (see
@@ -406,6 +418,17 @@ def _load_resume(args):
     return ckpt
 
 
+def _check_save_target(option: str, path: str) -> None:
+    """Refuse, before training, a --save/--resume path that could not be written."""
+    try:
+        target = save_target(path)
+    except (ValueError, OSError) as exc:
+        raise CLIError(f"--{option} {exc}") from exc
+    if not os.access(target.parent, os.W_OK):
+        raise CLIError(f"--{option} {path}: the directory {target.parent} is not writable; "
+                       f"expected a path where the model can be written")
+
+
 def cmd_train(args) -> dict:
     given = [f"--{o.replace('_', '-')}" for o in ("split", "dense_sizes", "backprop")
              if getattr(args, o) is not None]
@@ -417,9 +440,9 @@ def cmd_train(args) -> dict:
     if args.resume and args.network == "toy":
         raise CLIError("--resume applies to digits01 and mnist; the toy net trains in about a "
                        "second and is saved at the end only")
-    if args.save and not Path(args.save).expanduser().parent.is_dir():
-        raise CLIError(f"--save {args.save}: the directory {Path(args.save).parent} does not "
-                       f"exist; expected a path in an existing directory")
+    for option in ("save", "resume"):
+        if getattr(args, option):
+            _check_save_target(option, getattr(args, option))
     ckpt = _load_resume(args) if args.resume else None
     dataset = args.network if args.network != "mnist" else (args.dataset or "mnist")
     if args.data and dataset != "mnist":
@@ -471,6 +494,14 @@ def cmd_evaluate(args) -> dict:
             data = _dataset(net.name, metadata.get("dataset", net.name), options)
         except (MnistNotFoundError, ValueError) as exc:
             raise CLIError(str(exc)) from exc
+        expected = tuple(net.config.get("input_shape", data.image_shape))
+        if tuple(data.image_shape) != expected:
+            raise CLIError(f"{args.load}: the {net.name} model takes {expected[0]}x{expected[1]} "
+                           f"images, but its data ({data.name}) has {data.image_shape[0]}x"
+                           f"{data.image_shape[1]}; expected the data the model was trained on")
+        if data.n_classes > int(net.config.get("n_classes", data.n_classes)):
+            raise CLIError(f"{args.load}: the {net.name} model has {net.config['n_classes']} "
+                           f"classes, but its data ({data.name}) has {data.n_classes}")
         train_m = net.evaluate(data.X_train, data.y_train)
         test_m = net.evaluate(data.X_test, data.y_test)
         summary = {"network": net.name, "dataset": data.name,
@@ -524,9 +555,13 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        summary = cmd_train(args) if args.command == "train" else cmd_evaluate(args)
-    except CLIError as exc:
-        print(f"cnn: error: {exc}", file=sys.stderr)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            summary = cmd_train(args) if args.command == "train" else cmd_evaluate(args)
+    except (CLIError, ValueError, OSError, FloatingPointError, MemoryError) as exc:
+        # ValueError: bad data or files (each message names the file or option);
+        # OSError: a file that cannot be read or written (the message names it).
+        print(f"cnn: error: {exc or 'out of memory'}", file=sys.stderr)
         return 1
     except CLIInterrupted as exc:
         print(f"cnn: {exc}", file=sys.stderr)
@@ -539,6 +574,11 @@ def main(argv=None) -> int:
     else:
         _print_summary(summary)
     return 0
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A warning as one ``cnn: warning:`` line (no source line, no file name)."""
+    print(f"cnn: warning: {message}", file=sys.stderr, flush=True)
 
 
 def _bench(argv) -> int:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._validate import as_float, as_int, common_dtype
+from ._validate import as_float, as_int, checked, common_dtype
 
 __all__ = ["conv2d", "conv2d_backward", "output_size"]
 
@@ -93,6 +93,7 @@ def _im2col(xp: np.ndarray, KH: int, KW: int, stride: int) -> np.ndarray:
     return cols.reshape(C * KH * KW, -1)
 
 
+@checked("conv2d", ("y",), widen=("x", "w", "b"))
 def conv2d(x, w, b=None, *, stride=1, padding=0):
     r"""Convolution layer forward: cross-correlation of ``x`` with ``w``, plus ``b``.
 
@@ -123,6 +124,9 @@ def conv2d(x, w, b=None, *, stride=1, padding=0):
     TypeError, ValueError
         For a wrong ndim, mismatched channels, a kernel larger than the padded
         input, bad stride/padding, non-real dtypes or non-finite values.
+    FloatingPointError
+        (:class:`cnn._validate.NonFiniteResultError`) when finite inputs give
+        a result too large for the dtype.
     """
     x, w, stride, padding, (N, C, H, W, F, KH, KW, OH, OW) = _check(x, w, stride, padding)
     arrays = [x, w]
@@ -141,6 +145,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0):
     return np.ascontiguousarray(y.reshape(F, N, OH, OW).transpose(1, 0, 2, 3))
 
 
+@checked("conv2d_backward", ("dx", "dw", "db"), widen=("dy", "x", "w"))
 def conv2d_backward(dy, x, w, *, stride=1, padding=0):
     r"""Convolution layer backward: gradients of the loss w.r.t. x, w and b.
 

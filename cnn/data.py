@@ -24,13 +24,17 @@ order. ``train-images-idx3-ubyte`` has magic 0x00000803 (ubyte, 3-D),
 from __future__ import annotations
 
 import gzip
+import math
 import numbers
 import os
 import warnings
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from ._files import open_regular, replace_atomically
 
 __all__ = ["Dataset", "load_digits01", "load_digits", "to_mnist_canvas", "load_mnist", "read_idx",
            "write_idx", "MNIST_FILES", "MnistNotFoundError"]
@@ -165,10 +169,9 @@ def to_mnist_canvas(images) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- IDX
 
-def _open(path: Path):
-    with open(path, "rb") as fh:
-        gzipped = fh.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gzipped else open(path, "rb")
+#: The largest IDX array read (MNIST's training images are 47 MB): a header that
+#: declares more is refused before anything is allocated.
+MAX_IDX_BYTES = 1 << 30
 
 
 def read_idx(path) -> np.ndarray:
@@ -179,38 +182,54 @@ def read_idx(path) -> np.ndarray:
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the magic number is not an IDX one, or the file holds fewer or more
-        bytes than its header announces, or the gzip stream is corrupted.
+        If ``path`` is not a regular file (a FIFO, a device, a directory), the
+        magic number is not an IDX one, the header declares more than
+        :data:`MAX_IDX_BYTES`, the file holds fewer or more bytes than its
+        header announces, or the gzip stream is corrupted.
     """
     path = Path(path)
-    try:
-        with _open(path) as fh:
-            data = fh.read()
-    except (OSError, EOFError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise ValueError(f"{path}: cannot read the IDX file ({exc})") from exc
-    if len(data) < 4:
-        raise ValueError(f"{path}: got {len(data)} bytes; expected an IDX file (a 4-byte "
+    with open_regular(path, "an IDX file", max_bytes=MAX_IDX_BYTES) as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        try:
+            with (gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw) as fh:
+                return _read_idx_stream(path, fh)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"{path}: cannot read the IDX file ({exc})") from exc
+
+
+def _read_idx_stream(path: Path, fh) -> np.ndarray:
+    magic = fh.read(4)
+    if len(magic) < 4:
+        raise ValueError(f"{path}: got {len(magic)} bytes; expected an IDX file (a 4-byte "
                          f"magic number, then the sizes and the data)")
-    zero, type_code, ndim = int.from_bytes(data[:2], "big"), data[2], data[3]
+    zero, type_code, ndim = int.from_bytes(magic[:2], "big"), magic[2], magic[3]
     if zero != 0 or type_code not in _IDX_TYPES or ndim == 0:
-        raise ValueError(f"{path}: got magic number 0x{data[:4].hex()}; expected an IDX magic "
+        raise ValueError(f"{path}: got magic number 0x{magic.hex()}; expected an IDX magic "
                          f"number 0x0000TTDD (TT a type code in "
                          f"{[hex(t) for t in _IDX_TYPES]}, DD >= 1 dimensions), e.g. "
                          f"0x00000803 for images, 0x00000801 for labels")
-    header = 4 + 4 * ndim
-    if len(data) < header:
+    sizes = fh.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise ValueError(f"{path}: the header announces {ndim} dimensions but the file ends "
-                         f"after {len(data)} bytes")
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+                         f"after {4 + len(sizes)} bytes")
+    shape = tuple(int.from_bytes(sizes[4 * i: 4 + 4 * i], "big") for i in range(ndim))
     dtype = _IDX_TYPES[type_code]
-    expected = header + int(np.prod(shape)) * dtype.itemsize
-    if len(data) != expected:
-        raise ValueError(f"{path}: got {len(data)} bytes; expected {expected} for an IDX array "
-                         f"of shape {shape} and type {dtype.name} (the file is truncated or "
-                         f"has trailing data)")
-    return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > MAX_IDX_BYTES:
+        raise ValueError(f"{path}: the header declares an array of shape {shape} and type "
+                         f"{dtype.name} ({nbytes} bytes); expected at most {MAX_IDX_BYTES} "
+                         f"bytes (is this an IDX file?)")
+    data = fh.read(nbytes)
+    trailing = 0
+    while trailing < MAX_IDX_BYTES and (chunk := len(fh.read(1 << 20))):
+        trailing += chunk
+    if len(data) != nbytes or trailing:
+        got = 4 + 4 * ndim + len(data) + trailing
+        raise ValueError(f"{path}: got {got} bytes; expected "
+                         f"{4 + 4 * ndim + nbytes} for an IDX array of shape {shape} and type "
+                         f"{dtype.name} (the file is truncated or has trailing data)")
+    return np.frombuffer(data, dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 def write_idx(path, array, *, compress: bool | None = None) -> None:
@@ -228,15 +247,21 @@ def write_idx(path, array, *, compress: bool | None = None) -> None:
     header = bytes([0, 0, codes[array.dtype], array.ndim]) + b"".join(
         int(n).to_bytes(4, "big") for n in array.shape)
     payload = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
-    with (gzip.open(path, "wb") if compress else open(path, "wb")) as fh:
-        fh.write(payload)
+
+    def write(fh):
+        if compress:
+            with gzip.GzipFile(fileobj=fh, mode="wb", mtime=0) as gz:
+                gz.write(payload)
+        else:
+            fh.write(payload)
+    replace_atomically(path, write, "an IDX file")
 
 
 # ----------------------------------------------------------------------------- MNIST
 
 def _find(data_dir: Path, stem: str) -> Path | None:
     for name in (stem + ".gz", stem):
-        if (data_dir / name).is_file():
+        if (data_dir / name).exists():     # read_idx refuses what is not a regular file
             return data_dir / name
     return None
 
@@ -258,6 +283,8 @@ def _mnist_from_dir(data_dir: Path) -> Dataset:
         if labels.ndim != 1 or labels.dtype != np.uint8:
             raise ValueError(f"{lpath}: got a {labels.ndim}-D {labels.dtype} array of shape "
                              f"{labels.shape}; expected 1-D uint8 labels (N,)")
+        if len(images) == 0:
+            raise ValueError(f"{ipath}: got 0 images; expected at least one")
         if len(images) != len(labels):
             raise ValueError(f"{ipath} has {len(images)} images but {lpath} has "
                              f"{len(labels)} labels; expected as many labels as images")

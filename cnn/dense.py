@@ -15,7 +15,7 @@ derivation in ``derivations/`` proves the two equal.
 
 from __future__ import annotations
 
-from ._validate import as_float, common_dtype
+from ._validate import as_float, checked, common_dtype
 
 __all__ = ["dense", "dense_backward"]
 
@@ -29,6 +29,7 @@ def _check(x, w):
     return x, w
 
 
+@checked("dense", ("y",), widen=("x", "w", "b"))
 def dense(x, w, b):
     r"""Dense layer forward: $y = x W + b$.
 
@@ -54,6 +55,7 @@ def dense(x, w, b):
     return y
 
 
+@checked("dense_backward", ("dx", "dw", "db"), widen=("dy", "x", "w"))
 def dense_backward(dy, x, w):
     r"""Dense layer backward.
 

@@ -19,6 +19,7 @@ It works in ``Pipeline``, ``cross_val_score`` and ``GridSearchCV``::
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -51,6 +52,17 @@ def _reject_text(X) -> None:
     if dtype is not None and np.dtype(dtype).kind in "USa":
         raise TypeError(f"X: got dtype {np.dtype(dtype)}; expected numbers (pixel values), "
                         f"not strings")
+
+
+def _reject_mixed_labels(y) -> None:
+    """A clear TypeError for labels mixing strings and numbers (NumPy's own, from
+    sorting them, says only "'<' not supported between instances of ...")."""
+    if y.dtype != object:
+        return
+    if not (all(isinstance(v, str) for v in y) or all(isinstance(v, numbers.Real) for v in y)):
+        kinds = sorted({type(v).__name__ for v in y})
+        raise TypeError(f"y: got labels of mixed types ({', '.join(kinds)}); expected labels "
+                        f"of one type (all strings or all numbers), which can be sorted")
 
 
 class CNNClassifier(ClassifierMixin, BaseEstimator):
@@ -154,6 +166,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self._check_params()
         _reject_text(X)
         X, y = _validate_data(self, X, y, dtype=[np.float64, np.float32])
+        _reject_mixed_labels(y)
         check_classification_targets(y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
         self.image_shape_ = self._resolve_image_shape(X.shape[1])

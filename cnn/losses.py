@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float, check_same_shape, common_dtype
+from ._validate import as_array, as_float, check_same_shape, checked, common_dtype
 
 __all__ = ["softmax_cross_entropy", "l2_loss"]
 
 
+@checked("softmax_cross_entropy", ("loss", "dlogits"), widen=("logits",))
 def softmax_cross_entropy(logits, labels):
     r"""Softmax followed by cross-entropy, averaged over the batch.
 
@@ -49,7 +50,7 @@ def softmax_cross_entropy(logits, labels):
     """
     z = as_float(logits, "logits", ndim=2, axes="(N, K)")
     N, K = z.shape
-    t = np.asarray(labels)
+    t = as_array(labels, "labels")
     if t.dtype.kind not in "iu":
         raise TypeError(f"labels: got dtype {t.dtype}; expected integer class indices "
                         f"(not one-hot rows, not floats)")
@@ -80,6 +81,7 @@ def softmax_cross_entropy(logits, labels):
     return loss, dlogits
 
 
+@checked("l2_loss", ("loss", "doutput"), widen=("output", "target"))
 def l2_loss(output, target):
     r"""Half squared error, summed over each example and averaged over the batch.
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float, as_int
+from ._validate import as_float, as_int, checked
 
 __all__ = ["max_pool2d", "max_pool2d_backward"]
 
@@ -74,6 +74,7 @@ def _pool_max(x: np.ndarray, size: int, stride: int, OH: int, OW: int) -> np.nda
     return y
 
 
+@checked("max_pool2d", ("y",), widen=("x",))
 def max_pool2d(x, *, size=2, stride=2):
     r"""Max pooling forward.
 
@@ -97,6 +98,7 @@ def max_pool2d(x, *, size=2, stride=2):
     return _pool_max(x, size, stride, OH, OW)
 
 
+@checked("max_pool2d_backward", ("dx",), widen=("dy",))
 def max_pool2d_backward(dy, x, *, size=2, stride=2):
     r"""Max pooling backward: route each window's gradient to its maximum.
 

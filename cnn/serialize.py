@@ -27,21 +27,27 @@ exactly what the saved one did, and a loaded checkpoint resumes exactly.
 Writing is atomic: the archive goes to a temporary file in the target's
 directory, is flushed to disk, then renamed over the target with
 ``os.replace``. An interrupted save (Ctrl-C, a full disk, a crash) leaves
-either the old file or the new one, never half of one.
+either the old file or the new one, never half of one. A target that is not
+a regular file (``/dev/null``, a FIFO, a directory) is refused, never
+replaced; a symlink is followed. Reading refuses special files before
+opening them for reading (a FIFO cannot hang it), never unpickles, and checks
+every array's declared shape and dtype before reading it. The rules are in
+:mod:`cnn._files`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
+import math
 import zipfile
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from ._files import open_regular, replace_atomically
+from ._validate import check_finite
 from .networks import NETWORKS, Network
 from .training import TrainState
 
@@ -87,36 +93,8 @@ def _model_arrays(network: Network, metadata: dict | None) -> dict:
 
 
 def _write_atomic(path, arrays: dict) -> Path:
-    """``np.savez`` to a temporary file next to ``path``, fsync, rename over ``path``."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileNotFoundError(f"{path}: the directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        # mkstemp makes the file private (0600); give it the mode open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        with contextlib.suppress(OSError, AttributeError):
-            os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        # Anything, KeyboardInterrupt included: remove the partial temp file.
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    # Make the rename itself durable (POSIX; not possible on every platform).
-    with contextlib.suppress(OSError, AttributeError):
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    return path
+    """``np.savez`` ``arrays`` to ``path`` atomically (:func:`cnn._files.replace_atomically`)."""
+    return replace_atomically(path, lambda fh: np.savez(fh, **arrays))
 
 
 def save_model(path, network: Network, metadata: dict | None = None) -> Path:
@@ -147,25 +125,136 @@ def save_checkpoint(path, network: Network, state: TrainState,
     return _write_atomic(path, arrays)
 
 
-def _read(path) -> tuple[Path, dict]:
+#: The largest model file read (the seed networks' files are under 1 MB); larger
+#: files are refused before a byte is read.
+MAX_FILE_BYTES = 1 << 30
+#: The largest JSON entry (config, metadata, train_state).
+_MAX_TEXT_BYTES = 16 << 20
+
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
+                   (2, 0): np.lib.format.read_array_header_2_0}
+
+
+class _Member(NamedTuple):
+    """One ``.npy`` entry of the archive, as its header declares it (nothing read yet)."""
+    info: zipfile.ZipInfo
+    header_bytes: int
+    shape: tuple
+    dtype: np.dtype
+    fortran: bool
+
+
+class _Archive:
+    """The entries of an open model file; each array is read only once its declared
+    shape and dtype have been checked (so a forged header allocates nothing)."""
+
+    def __init__(self, path: Path, zf: zipfile.ZipFile):
+        self.path, self.zf = path, zf
+        self.members: dict[str, _Member] = {}
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                raise ModelFileError(f"{path}: entry {info.filename!r} is not a .npy array; "
+                                     f"expected only the arrays cnn.save_model writes")
+            with zf.open(info) as m:
+                try:
+                    reader = _HEADER_READERS.get(np.lib.format.read_magic(m))
+                    if reader is None:
+                        raise ValueError("an unsupported .npy format version; expected 1.0 "
+                                         "or 2.0")
+                    shape, fortran, dtype = reader(m)
+                except ValueError as exc:
+                    raise ModelFileError(f"{path}: entry {info.filename!r} is not a .npy array "
+                                         f"({exc})") from exc
+                header = m.tell()
+            key = info.filename[:-len(".npy")]
+            if dtype.hasobject or dtype.itemsize == 0:
+                raise ModelFileError(f"{path}: entry {key!r} has dtype {dtype}; expected plain "
+                                     f"numbers or text (object arrays are never loaded)")
+            declared = math.prod(shape) * dtype.itemsize
+            if header + declared != info.file_size:
+                raise ModelFileError(f"{path}: entry {key!r} declares shape {shape} of "
+                                     f"{dtype} ({declared} bytes) but holds "
+                                     f"{info.file_size - header} bytes: the file is corrupted")
+            self.members[key] = _Member(info, header, shape, dtype, fortran)
+
+    def keys(self, prefix: str) -> dict[str, str]:
+        """``{name: key}`` of the entries ``prefix + name``."""
+        return {k[len(prefix):]: k for k in self.members if k.startswith(prefix)}
+
+    def array(self, key: str, shape=None, dtype=None, max_bytes: int | None = None) -> np.ndarray:
+        """Entry ``key``, after checking the header against ``shape``/``dtype``/``max_bytes``."""
+        m = self.members[key]
+        if (shape is not None and m.shape != tuple(shape)) or \
+                (dtype is not None and m.dtype != dtype):
+            raise ModelFileError(f"{self.path}: {key}: got shape {m.shape} and dtype {m.dtype}; "
+                                 f"expected shape {tuple(shape)} and dtype {dtype}, as the "
+                                 f"network's config needs")
+        nbytes = m.info.file_size - m.header_bytes
+        if max_bytes is not None and nbytes > max_bytes:
+            raise ModelFileError(f"{self.path}: {key}: got {nbytes} bytes; expected at most "
+                                 f"{max_bytes}")
+        with self.zf.open(m.info) as fh:
+            fh.read(m.header_bytes)
+            data = fh.read(nbytes)
+        if len(data) != nbytes:
+            raise ModelFileError(f"{self.path}: {key}: truncated ({len(data)} of {nbytes} bytes)")
+        flat = np.frombuffer(data, dtype=m.dtype, count=math.prod(m.shape))
+        return flat.reshape(m.shape, order="F" if m.fortran else "C").copy()
+
+    def text(self, key: str, default: str | None = None) -> str:
+        """A 0-d text entry (the format marker, the JSON entries) as a str."""
+        if key not in self.members:
+            if default is None:
+                raise ModelFileError(f"{self.path}: missing entry {key!r}; expected a file "
+                                     f"written by cnn.save_model")
+            return default
+        m = self.members[key]
+        if m.shape != () or m.dtype.kind != "U":
+            raise ModelFileError(f"{self.path}: {key}: got shape {m.shape} and dtype {m.dtype}; "
+                                 f"expected one text value")
+        return str(self.array(key, max_bytes=_MAX_TEXT_BYTES))
+
+    def json(self, key: str, kind: type, default: str | None = None):
+        """A JSON text entry, which must decode to ``kind`` (dict or list)."""
+        try:
+            value = json.loads(self.text(key, default))
+        except ValueError as exc:
+            if isinstance(exc, ModelFileError):
+                raise
+            raise ModelFileError(f"{self.path}: {key} is not valid JSON ({exc})") from exc
+        if not isinstance(value, kind):
+            raise ModelFileError(f"{self.path}: {key}: got a JSON {type(value).__name__}; "
+                                 f"expected a JSON object")
+        return value
+
+
+def _open(path, read):
+    """Open the model file ``path`` and return ``read(archive)``, every failure a clear error."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such model file")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            contents = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-        raise ModelFileError(f"{path}: not a readable cnn model file (expected a .npz archive "
-                             f"written by cnn.save_model; it may be corrupted or truncated): "
-                             f"{type(exc).__name__}: {exc}") from exc
-    if not isinstance(contents, dict) or str(contents.get("format", "")) != FORMAT:
-        raise ModelFileError(f"{path}: not a cnn model file (no format marker {FORMAT!r}; "
-                             f"expected a file written by cnn.save_model)")
-    return path, contents
+    with open_regular(path, "a model file", max_bytes=MAX_FILE_BYTES) as fh:
+        try:
+            with zipfile.ZipFile(fh) as zf:
+                archive = _Archive(path, zf)
+                if archive.text("format", default="") != FORMAT:
+                    raise ModelFileError(f"{path}: not a cnn model file (no format marker "
+                                         f"{FORMAT!r}; expected a file written by "
+                                         f"cnn.save_model)")
+                return read(archive)
+        except ModelFileError:
+            raise
+        except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError,
+                NotImplementedError, RuntimeError) as exc:
+            raise ModelFileError(f"{path}: not a readable cnn model file (expected a .npz "
+                                 f"archive written by cnn.save_model; it may be corrupted or "
+                                 f"truncated): {type(exc).__name__}: {exc}") from exc
 
 
 def load_model(path) -> LoadedModel:
     """Read a file written by :func:`save_model` (or :func:`save_checkpoint`).
+
+    Nothing in the file is executed (no pickles), and every array's declared
+    shape and dtype is checked against the network's config before the
+    array is read; parameters must be finite.
 
     Raises
     ------
@@ -174,30 +263,44 @@ def load_model(path) -> LoadedModel:
     ModelFileError (a ValueError)
         If the file is not a cnn model file, is corrupted or truncated, has an
         unsupported format version, or its arrays do not fit its network's config.
+    cnn._files.SpecialFileError (a ValueError)
+        If ``path`` is not a regular file (a FIFO, a device, a directory) or is
+        larger than :data:`MAX_FILE_BYTES`.
     """
-    path, contents = _read(path)
-    return _network(path, contents)
+    return _open(path, _network)
 
 
-def _network(path: Path, contents: dict) -> LoadedModel:
-    try:
-        version = int(contents.get("format_version", -1))
-    except (TypeError, ValueError):
-        version = -1
+def _network(archive: _Archive) -> LoadedModel:
+    path = archive.path
+    version = -1
+    if "format_version" in archive.members:
+        m = archive.members["format_version"]
+        if m.shape == () and m.dtype.kind in "iu":
+            version = int(archive.array("format_version"))
     if version != FORMAT_VERSION:
         raise ModelFileError(f"{path}: format version {version}; this cnn reads version "
                              f"{FORMAT_VERSION}")
-    name = str(contents.get("network", ""))
+    name = archive.text("network")
     if name not in NETWORKS:
         raise ModelFileError(f"{path}: network {name!r}; expected one of {sorted(NETWORKS)}")
+    config = archive.json("config", dict)
+    metadata = archive.json("metadata", dict, default="{}")
     try:
-        config = json.loads(str(contents["config"]))
-        metadata = json.loads(str(contents.get("metadata", "{}")))
-        params = {k[len("param/"):]: v for k, v in contents.items() if k.startswith("param/")}
-        network = NETWORKS[name].from_state(config, params)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: the {name} model in this file is inconsistent: "
-                             f"{type(exc).__name__}: {exc}") from exc
+        network = NETWORKS[name].from_config(config)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: config: not a valid {name} network config "
+                             f"({type(exc).__name__}: {exc})") from exc
+    expected = network.expected_params()
+    keys = archive.keys("param/")
+    if set(keys) != set(expected):
+        raise ModelFileError(f"{path}: parameters {sorted(keys)}; expected {sorted(expected)} "
+                             f"for a {name} network with config {config}")
+    try:
+        network.set_params({k: archive.array(keys[k], *expected[k]) for k in expected})
+    except ModelFileError:
+        raise
+    except ValueError as exc:          # non-finite
+        raise ModelFileError(f"{path}: {exc}") from exc
     return LoadedModel(network, metadata)
 
 
@@ -215,21 +318,20 @@ def load_checkpoint(path) -> Checkpoint:
     ModelFileError (a ValueError)
         As :func:`load_model`, and also if the file holds no training state
         (a plain model file), a state of another checkpoint version, or
-        momentum buffers that do not match the parameters in name, shape or dtype.
+        momentum buffers that do not match the parameters in name, shape or
+        dtype, or are not finite.
     """
-    path, contents = _read(path)
-    network, metadata = _network(path, contents)
-    if "train_state" not in contents:
+    return _open(path, _checkpoint)
+
+
+def _checkpoint(archive: _Archive) -> Checkpoint:
+    path = archive.path
+    network, metadata = _network(archive)
+    if "train_state" not in archive.members:
         raise ModelFileError(f"{path}: a model file without training state; expected a "
                              f"checkpoint written by `cnn train --save` (or "
                              f"cnn.save_checkpoint), which can be resumed")
-    try:
-        doc = json.loads(str(contents["train_state"]))
-    except ValueError as exc:
-        raise ModelFileError(f"{path}: train_state is not valid JSON ({exc})") from exc
-    if not isinstance(doc, dict):
-        raise ModelFileError(f"{path}: train_state: got a JSON {type(doc).__name__}; "
-                             f"expected an object")
+    doc = archive.json("train_state", dict)
     for key, kind in _STATE_FIELDS.items():
         if key not in doc:
             raise ModelFileError(f"{path}: train_state: missing key {key!r}")
@@ -243,16 +345,17 @@ def load_checkpoint(path) -> Checkpoint:
         raise ModelFileError(f"{path}: train_state: got epoch {doc['epoch']}, steps "
                              f"{doc['steps']} and {len(doc['history'])} history records; "
                              f"expected epoch >= 0, steps >= 0, one record per epoch")
-    velocity = {k[len("velocity/"):]: v for k, v in contents.items() if k.startswith("velocity/")}
-    for name, v in velocity.items():
-        p = network.params.get(name)
-        if p is None:
+    expected = network.expected_params()
+    velocity = {}
+    for name, key in archive.keys("velocity/").items():
+        if name not in expected:
             raise ModelFileError(f"{path}: velocity/{name}: no parameter of that name; expected "
                                  f"one of {sorted(network.params)}")
-        if v.shape != p.shape or v.dtype != p.dtype:
-            raise ModelFileError(f"{path}: velocity/{name}: got shape {v.shape} and dtype "
-                                 f"{v.dtype}; expected shape {p.shape} and dtype {p.dtype}, "
-                                 f"those of the parameter")
+        velocity[name] = archive.array(key, *expected[name])
+        try:
+            check_finite(velocity[name], f"velocity/{name}")
+        except ValueError as exc:
+            raise ModelFileError(f"{path}: {exc}") from exc
     state = TrainState(epoch=doc["epoch"], steps=doc["steps"], velocity=velocity,
                        rng_state=doc["rng_state"], history=doc["history"],
                        seconds=float(doc["seconds"]), run=doc["run"])

@@ -31,6 +31,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ._validate import as_array
+
 __all__ = [
     "SEED_IMAGES", "SEED_LABELS", "UNSATURATED_SCALE", "KERNEL_GRADIENT_VARIANTS",
     "seed_data", "seed_init", "convolve2d", "correlate2d", "rot180", "pad",
@@ -54,12 +56,15 @@ KERNEL_GRADIENT_VARIANTS = ("correct", "seed_original", "seed_transposed", "seed
 
 def _array(name, value, *, ndim=None, shape=None, square=False):
     """``value`` as a finite float64 array, or a ValueError/TypeError naming ``name``."""
-    if np.iscomplexobj(value):
+    # Masked arrays, ragged lists, None and strings get as_array's clear error;
+    # strings, objects, dates are refused rather than parsed or guessed.
+    a = as_array(value, name)
+    if np.iscomplexobj(a):
         raise TypeError(f"{name} must be real, got a complex {type(value).__name__}")
-    try:
-        a = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a real numeric array, got {type(value).__name__}") from exc
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric array, got {type(value).__name__} "
+                        f"of dtype {a.dtype}")
+    a = a.astype(float, copy=False)
     if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
     if square and a.shape[0] != a.shape[1]:

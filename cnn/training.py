@@ -11,6 +11,9 @@ thread counts too at the default batch sizes: ``docs/reliability.md``).
 Divergence: a non-finite loss or gradient, or an update that would make a
 weight non-finite, stops training with :class:`TrainingDivergedError`,
 which names the step; the network keeps the weights of the last good step.
+A loss that stays finite but grows by orders of magnitude (an epoch's mean
+more than 100 times the first step's loss) gets one
+:class:`TrainingUnstableWarning` naming the learning rate.
 
 Checkpoints: ``checkpoint=callable`` receives a :class:`TrainState` at the
 end of every epoch; ``resume=state`` continues from one. The state holds
@@ -29,14 +32,17 @@ import math
 import numbers
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import check_finite
+from ._validate import as_array, as_int, check_finite
+from .networks.base import _check_fits
 from .optim import SGD, make_schedule
 
-__all__ = ["train", "TrainHistory", "TrainState", "TrainingDivergedError"]
+__all__ = ["train", "TrainHistory", "TrainState", "TrainingDivergedError",
+           "TrainingUnstableWarning"]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -169,7 +175,7 @@ def _real(value, name: str) -> float:
 def _check_images(X, net, name: str = "X") -> np.ndarray:
     """``X`` as (N, 1, H, W) or (N, H, W) real, finite images of ``net``'s size, N >= 1
     (not converted: the network casts them to its own dtype)."""
-    X = np.asarray(X)
+    X = as_array(X, name)
     if X.dtype.kind not in "fiub":
         raise TypeError(f"{name}: got dtype {X.dtype}; expected real numbers (integers, float32 "
                         f"or float64; the network converts them to its own dtype)")
@@ -185,12 +191,15 @@ def _check_images(X, net, name: str = "X") -> np.ndarray:
                          f"{net.name} network")
     if X.dtype.kind == "f":
         check_finite(X, name)   # bad data is not a divergence: say so before training
+        dtype = getattr(net, "dtype", X.dtype)
+        if X.dtype.itemsize > dtype.itemsize:
+            _check_fits(X, dtype, name)
     return X
 
 
 def _check_labels(net, y, n: int, name: str = "y") -> np.ndarray:
     """``y`` (N,) checked against what ``net`` can learn."""
-    y = np.asarray(y)
+    y = as_array(y, name)
     images = "X_test" if name == "y_test" else "X"
     if y.shape != (n,):
         raise ValueError(f"{name}: got shape {y.shape}; expected ({n},), one label per image "
@@ -325,6 +334,7 @@ def train(net, X, y, *, epochs: int, batch_size: int, lr: float, momentum: float
     """
     epochs = _positive_int(epochs, "epochs")
     batch_size = _positive_int(batch_size, "batch_size")
+    warmup_steps = as_int(warmup_steps, "warmup_steps", minimum=0)
     lr, momentum = _real(lr, "lr"), _real(momentum, "momentum")
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed: got {seed!r}; expected an integer >= 0")
@@ -354,6 +364,7 @@ def train(net, X, y, *, epochs: int, batch_size: int, lr: float, momentum: float
     bar = _progress(total, desc or f"train {getattr(net, 'name', '')}", progress,
                     initial=opt.steps)
     limits = _blas_threads(threads)
+    first_loss, first_step_loss, warned = None, [], []
     try:
         for epoch in range(first, epochs + 1):
             t0 = time.perf_counter()
@@ -361,11 +372,17 @@ def train(net, X, y, *, epochs: int, batch_size: int, lr: float, momentum: float
             loss_sum = 0.0
             for i in range(0, n, batch_size):
                 idx = order[i:i + batch_size]
-                loss_sum += _step(net, opt, X[idx], y[idx], epoch) * len(idx)
+                loss = _step(net, opt, X[idx], y[idx], epoch)
+                if not first_step_loss:
+                    first_step_loss.append(loss)
+                loss_sum += loss * len(idx)
                 bar.update()
                 if opt.steps % 50 == 0:
                     bar.set_postfix_str(f"epoch {epoch} loss {loss_sum / (i + len(idx)):.4f}",
                                         refresh=False)
+            if first_loss is None:
+                first_loss = first_step_loss[0]
+            _warn_if_growing(first_loss, loss_sum / n, epoch, lr, warned)
             record = {"epoch": epoch, "train_loss": loss_sum / n,
                       "lr": opt.lr * opt.schedule(opt.steps - 1),
                       "seconds": time.perf_counter() - t0}
@@ -386,6 +403,25 @@ def train(net, X, y, *, epochs: int, batch_size: int, lr: float, momentum: float
         history.steps = opt.steps
         history.seconds = time.perf_counter() - start
     return history
+
+
+class TrainingUnstableWarning(RuntimeWarning):
+    """The training loss grew by orders of magnitude: the learning rate is probably too large."""
+
+
+#: An epoch's mean loss this many times the first step's loss is worth a warning.
+GROWTH_WARNING = 100.0
+
+
+def _warn_if_growing(first: float, mean: float, epoch: int, lr: float, warned: list) -> None:
+    """Warn (once per run) when an epoch's mean loss exceeds ``GROWTH_WARNING`` x the first."""
+    if warned or not mean > GROWTH_WARNING * max(first, 1e-12):
+        return
+    warned.append(epoch)
+    warnings.warn(TrainingUnstableWarning(
+        f"the training loss grew from {first:.4g} (first step) to {mean:.4g} (mean of epoch "
+        f"{epoch}): the learning rate lr={lr:g} is probably too large; try a smaller one "
+        f"(e.g. lr={lr / 10:g})"), stacklevel=3)
 
 
 def _step(net, opt, xb, yb, epoch) -> float:

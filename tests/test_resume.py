@@ -272,7 +272,8 @@ def test_a_failed_checkpoint_write_is_a_clear_error(tmp_path, capsys, monkeypatc
                              str(path))
     monkeypatch.undo()
     assert status == 1 and "Traceback" not in err
-    assert f"--save {path}: cannot write the checkpoint ([Errno 28] No space left on device)" in err
+    assert (f"--save {path}: cannot write the checkpoint ([Errno 28] No space left on device: "
+            f"'{path}')") in err
     assert "holds the state after epoch 1" in err
     assert load_checkpoint(path).state.epoch == 1 and temp_files(tmp_path) == []
 

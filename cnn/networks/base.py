@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-
+from .._validate import as_array, check_finite
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -27,6 +27,31 @@ def _positive_int(value, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name}: got {value}; expected a positive integer")
     return int(value)
+
+
+#: The most parameters a network may have: far above the seed networks (17,000 for
+#: mnist), far below what would exhaust memory. Checked before anything is allocated,
+#: so a mistyped size (or a model file's config) gets an error, not a MemoryError.
+MAX_PARAMS = 50_000_000
+
+
+def _check_param_count(shapes: dict, what: str) -> None:
+    """Refuse a network whose parameters ``{name: shape}`` exceed :data:`MAX_PARAMS`."""
+    total = sum(math.prod(shape) for shape in shapes.values())
+    if total > MAX_PARAMS:
+        raise ValueError(f"{what}: got {total:,} parameters; expected at most "
+                         f"{MAX_PARAMS:,} (check the sizes)")
+
+
+def _check_fits(x: np.ndarray, dtype: np.dtype, name: str) -> None:
+    """Refuse finite values of ``x`` that would become inf in the narrower ``dtype``."""
+    limit = float(np.finfo(dtype).max)
+    with np.errstate(invalid="ignore"):
+        big = float(np.max(np.abs(x)))
+    if big > limit:
+        raise ValueError(f"{name}: got values up to {big:.3g}, which {np.dtype(dtype).name} "
+                         f"cannot hold (its largest is {limit:.3g}); expected data on a "
+                         f"sensible scale: rescale it, or use a float64 network")
 
 
 def _shape2(value, name: str) -> tuple[int, int]:
@@ -78,22 +103,49 @@ class Network:
     def from_state(cls, config: dict, params: dict) -> "Network":
         """Rebuild a network from its ``config`` and parameter arrays (no random init).
 
-        Raises ValueError when a parameter is missing, extra, or of the wrong
-        shape or dtype for ``config``.
+        Raises TypeError or ValueError when ``config`` is not a valid config of
+        this network, or a parameter is missing, extra, non-finite, or of the
+        wrong shape or dtype for ``config`` (see :meth:`set_params`).
         """
+        net = cls.from_config(config)
+        net.set_params(params)
+        return net
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Network":
+        """A network of this ``config`` (a dict as in ``net.config``), freshly initialised."""
+        if not isinstance(config, dict):
+            raise TypeError(f"config: got {type(config).__name__}; expected a dict such as "
+                            f"a {cls.name} network's .config")
         net = cls(**{k: v for k, v in config.items() if k not in ("input_mean", "input_std")})
         net.set_input_scaling(config.get("input_mean", 0.0), config.get("input_std", 1.0))
-        expected = {k: (v.shape, v.dtype) for k, v in net.params.items()}
-        if set(params) != set(expected):
-            raise ValueError(f"params: got names {sorted(params)}; expected "
-                             f"{sorted(expected)} for a {cls.name} network with config {config}")
+        return net
+
+    def expected_params(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+        """``{name: (shape, dtype)}`` of every parameter this network's config needs."""
+        return {k: (v.shape, v.dtype) for k, v in self.params.items()}
+
+    def set_params(self, params: dict) -> None:
+        """Replace every parameter by a checked copy of ``params[name]``.
+
+        Raises ValueError when a name is missing or extra, an array has the
+        wrong shape or dtype for this network's config (exactly: no silent
+        conversion), or holds NaN or inf.
+        """
+        expected = self.expected_params()
+        if not isinstance(params, dict) or set(params) != set(expected):
+            got = sorted(params) if isinstance(params, dict) else type(params).__name__
+            raise ValueError(f"params: got {got}; expected the names {sorted(expected)} of a "
+                             f"{self.name} network with config {self.config}")
+        checked = {}
         for k, arr in params.items():
             arr = np.asarray(arr)
             if (arr.shape, arr.dtype) != expected[k]:
                 raise ValueError(f"params[{k!r}]: got shape {arr.shape} and dtype {arr.dtype}; "
                                  f"expected shape {expected[k][0]} and dtype {expected[k][1]}")
-            net.params[k] = arr.copy()
-        return net
+            check_finite(arr, f"params[{k!r}]")
+            checked[k] = arr.copy()
+        self.params.update(checked)
 
     @property
     def dtype(self) -> np.dtype:
@@ -117,7 +169,7 @@ class Network:
     # -- shared steps --------------------------------------------------------------------
     def _input(self, x) -> np.ndarray:
         """``x`` checked as (N, 1, H, W) images of this network, standardised, in its dtype."""
-        x = np.asarray(x)
+        x = as_array(x, "x")
         H, W = self.config["input_shape"]
         if x.ndim == 3:
             x = x[:, None]
@@ -128,6 +180,8 @@ class Network:
             raise TypeError(f"x: got dtype {x.dtype}; expected real numbers")
         dtype = self.dtype
         mean, std = self.config.get("input_mean", 0.0), self.config.get("input_std", 1.0)
+        if x.dtype.kind == "f" and x.dtype.itemsize > dtype.itemsize:
+            _check_fits(x, dtype, "x")
         x = x.astype(dtype, copy=False)
         if mean != 0.0 or std != 1.0:
             x = (x - dtype.type(mean)) * dtype.type(1.0 / std)
@@ -140,10 +194,29 @@ class Network:
         return loss, self.backward(dout, cache), out
 
     def output(self, x, *, batch_size: int = 1000) -> np.ndarray:
-        """The network output for every image, computed ``batch_size`` images at a time."""
-        x = np.asarray(x)
-        return np.concatenate([self.forward(x[i:i + batch_size])[0]
-                               for i in range(0, len(x), batch_size)])
+        """The network output for every image, computed ``batch_size`` images at a time.
+
+        Raises FloatingPointError rather than return NaN or inf (so predictions
+        and probabilities are never silently meaningless): ValueError first when
+        ``x`` or a parameter is the non-finite one.
+        """
+        x = as_array(x, "x")
+        with np.errstate(over="ignore", invalid="ignore"):    # reported below, once
+            out = np.concatenate([self.forward(x[i:i + batch_size])[0]
+                                  for i in range(0, len(x), batch_size)])
+        if not np.isfinite(out).all():
+            if x.dtype.kind == "f":
+                check_finite(x, "x")
+            for k, p in self.params.items():
+                check_finite(p, f"params[{k!r}]")
+            bad = int(np.argmax(~np.isfinite(out).all(axis=tuple(range(1, out.ndim)))))
+            raise FloatingPointError(
+                f"{self.name} network: the output for image {bad} is not finite although the "
+                f"input and the parameters are: an intermediate value overflowed {self.dtype}. "
+                f"Expected inputs on the scale the network was trained on (the network "
+                f"standardises with mean {self.config.get('input_mean', 0.0):g} and std "
+                f"{self.config.get('input_std', 1.0):g})")
+        return out
 
     def predict(self, x, *, batch_size: int = 1000) -> np.ndarray:
         """Predicted class of every image, shape (N,)."""

@@ -11,7 +11,8 @@ from ..conv import conv2d, conv2d_backward
 from ..dense import dense, dense_backward
 from ..losses import l2_loss
 from ..pooling import max_pool2d, max_pool2d_backward
-from .base import Network, _dtype_name, _per_channel, _per_channel_backward, _shape2
+from .base import (Network, _check_param_count, _dtype_name, _per_channel, _per_channel_backward,
+                   _shape2)
 
 #: The ``backprop`` options of :class:`Digits01Net`; see :func:`pool_backward_variant`.
 BACKPROP_VARIANTS = ("correct", "transposed_after_pool", "rotated_after_pool",
@@ -170,6 +171,7 @@ class Digits01Net(Network):
         n_flat = 4 * (H // 4) * (W // 4)
         shapes = {"w1": (2, 1, 3, 3), "w2": (4, 2, 3, 3), "w3": (n_flat, h1),
                   "w4": (h1, h2), "w5": (h2, 1)}
+        _check_param_count(shapes, f"dense_sizes {[h1, h2]}")
         rng = np.random.default_rng(seed)
         self.params = {}
         for i, (k, shape) in enumerate(shapes.items(), start=1):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._validate import check_finite
 from ..losses import softmax_cross_entropy
-from .base import Network, _dtype_name, _positive_int, _shape2, softmax
+from .base import Network, _check_param_count, _dtype_name, _positive_int, _shape2, softmax
 
 
 class _MnistGeometry(NamedTuple):
@@ -161,6 +161,8 @@ class MnistNet(Network):
         s = self.pool
         self._geo = _MnistGeometry(H, W, F, kh, kw, oh, ow, s, oh // s, ow // s)
         n_flat = F * (oh // s) * (ow // s)
+        _check_param_count({"conv": (F, kh * kw + 1), "dense1": (n_flat + 1, hidden),
+                            "dense2": (hidden + 1, K)}, "mnist network")
         rng = np.random.default_rng(seed)
 
         def normal(shape, var):
