@@ -76,6 +76,9 @@ def open_regular(path, what: str, *, max_bytes: int):
     SpecialFileError (a ValueError)
         If ``path`` is a FIFO, device, directory or socket, or is too large.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: got {type(path).__name__}; expected the path of {what} "
+                        f"(str or Path)")
     path = Path(path)
     try:
         # O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting.

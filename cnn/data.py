@@ -187,8 +187,8 @@ def read_idx(path) -> np.ndarray:
         :data:`MAX_IDX_BYTES`, the file holds fewer or more bytes than its
         header announces, or the gzip stream is corrupted.
     """
-    path = Path(path)
     with open_regular(path, "an IDX file", max_bytes=MAX_IDX_BYTES) as raw:
+        path = Path(path)
         gzipped = raw.read(2) == b"\x1f\x8b"
         raw.seek(0)
         try:

@@ -230,8 +230,8 @@ class _Archive:
 
 def _open(path, read):
     """Open the model file ``path`` and return ``read(archive)``, every failure a clear error."""
-    path = Path(path)
     with open_regular(path, "a model file", max_bytes=MAX_FILE_BYTES) as fh:
+        path = Path(path)
         try:
             with zipfile.ZipFile(fh) as zf:
                 archive = _Archive(path, zf)

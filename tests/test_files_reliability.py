@@ -530,3 +530,21 @@ def test_cli_save_into_a_read_only_directory(tmp_path, monkeypatch):
     with pytest.raises(CliFailed, match=r"exit 1: cnn: error: \[Errno 13\] Permission denied: "
                                         r"'.*m\.npz'"):
         run_cli("train", "toy", "--quiet", "--save", tmp_path / "m.npz")
+
+
+@pytest.mark.parametrize("reader", [serialize.load_model, serialize.load_checkpoint, data.read_idx])
+@pytest.mark.parametrize("bad", [3, None, b"m.npz"])
+def test_a_path_that_is_not_a_path_is_named(reader, bad):
+    with pytest.raises(TypeError, match=r"path: got (int|NoneType|bytes); expected the path of"):
+        reader(bad)
+
+
+def test_a_symlink_loop_is_an_os_error_naming_the_file(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    for call in (lambda: serialize.save_model(tmp_path / "a", ToyNet()),
+                 lambda: serialize.load_model(tmp_path / "a")):
+        with pytest.raises(OSError, match=r"Too many levels of symbolic links: '.*a'"):
+            call()
+    with pytest.raises(CliFailed, match=r"exit 1: cnn: error: .*Too many levels of symbolic links"):
+        run_cli("evaluate", "--load", tmp_path / "a")
