@@ -11,12 +11,19 @@ Run ``python -m derivations`` to re-derive and export every subject, or
 from .export import Case, Export, ExportError, Formula, read
 
 #: Every subject, in the order ``python -m derivations`` derives them.
-SUBJECTS = ["toy_net", "activations", "l2_loss", "dense_softmax", "max_pool", "conv2d"]
+SUBJECTS = ["toy_net", "activations", "l2_loss", "dense_softmax", "max_pool", "conv2d",
+            "max_pool_index", "conv2d_index"]
 
 
 def load(subject: str) -> Export:
-    """Load the committed export of ``subject`` (see :data:`SUBJECTS`)."""
-    return read(subject)
+    """Load the committed export of ``subject``, one of :data:`SUBJECTS`.
+
+    Any other name (a path, ``"../x"``, a non-string) raises :class:`ExportError`
+    listing the known subjects.
+    """
+    if not isinstance(subject, str) or subject not in SUBJECTS:
+        raise ExportError(f"unknown subject {subject!r}: the known subjects are {SUBJECTS}")
+    return read(SUBJECTS[SUBJECTS.index(subject)])   # our own string, whatever was passed
 
 
 __all__ = ["SUBJECTS", "load", "Export", "Case", "Formula", "ExportError"]

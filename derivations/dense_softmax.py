@@ -38,7 +38,8 @@ from pathlib import Path
 import sympy as sp
 
 from . import export
-from .proof import in_range, is_zero
+from .proof import Checks, in_range, is_zero
+from .steps import Step, chain
 
 SUBJECT = "dense_softmax"
 
@@ -70,8 +71,12 @@ def one_hot_rows(y: sp.Matrix) -> dict:
     return {y[n, y.cols - 1]: 1 - sum(y[n, k] for k in range(y.cols - 1)) for n in range(y.rows)}
 
 
+#: Every check of a derivation run, by name: the facts' proofs are built from them.
+CHECKS = Checks()
+
+
 def require(ok: bool, what: str) -> None:
-    if not ok:
+    if not CHECKS(what, ok):
         raise AssertionError(f"{SUBJECT}: {what} does not hold")
 
 
@@ -187,7 +192,7 @@ def index_case() -> tuple[dict, dict]:
     for name, (var, bounds, claim) in dense_claims.items():
         raw[name] = sp.diff(surrogate, var)
         got = in_range(raw[name], bounds)
-        require(sp.simplify(got - claim) == 0, f"index form {name}: {got} != {claim}")
+        require(sp.simplify(got - claim) == 0, f"index form {name}")
         f[name] = export.formula(claim, d(var), "dense backward, G = dL/dz; "
                                  "0 <= a < D, 0 <= c < K, 0 <= m < N")
 
@@ -313,7 +318,7 @@ def seed003_case() -> tuple[dict, dict]:
     for name, m in seed.items():
         proof_form = m.xreplace(off_kink).xreplace(values)
         require(all(is_zero((s - t).xreplace(hot)) for s, t in zip(proof_form, true[name])),
-                f"seed 003 {name} = gradient of the batch-sum loss")
+                f"seed 003 delta {name} = gradient of the batch-sum loss")
         _, lhs, meaning = SEED003_MEANING[name]
         for r, c in itertools.product(range(m.rows), range(m.cols)):
             key = f"{name}[{r}]" if m.cols == 1 else f"{name}[{r},{c}]"
@@ -324,7 +329,7 @@ def seed003_case() -> tuple[dict, dict]:
     L_sum = net.loss_sum(net.Z2_raw)
     mean_ok = all(sp.expand(sp.diff(L_sum / net.N, s) - sp.diff(L_sum, s) / net.N) == 0
                   for s in itertools.chain(net.W1, net.W2, net.B0, net.B1, net.X))
-    require(mean_ok, "seed 003: mean-loss gradients are 1/N of the sum-loss ones")
+    require(mean_ok, "seed 003 batch mean: mean-loss gradients are 1/N of the sum-loss ones")
     case = {"parameters": {**SEED003_SIZES, "layout": "column: features x batch",
                            "reduction": "sum", "assumption": "sum_k y_batch[k,n] = 1",
                            "seed_sizes": {"D0": 288, "H": 60, "K": 10}},
@@ -359,7 +364,7 @@ def row_layout_fact(net: Seed003, seed: dict) -> dict:
         "the batch-MEAN loss gives exactly the seed 003 quantities transposed and divided "
         "by N: dlogits = delta_2^T/N, dw2 = dW2^T/N, db2 = dB1/N, the gradient at the ReLU "
         "input = delta_1^T/N, dw1 = dW1^T/N, db1 = dB0/N, dx = delta_0^T/N.",
-        holds=True,
+        proof=CHECKS.proof("row layout"), sizes=[", ".join(f"{k}={v}" for k, v in SEED003_SIZES.items())],
         check="sympy.expand(lhs - rhs) == 0 entrywise with symbolic P, Y, fc1, Z1, X, W1, W2 "
               f"(sizes {SEED003_SIZES}); the row-layout steps are the index-form results "
               "dL/dz = (p - y)/N, dw = x^T dy, db = sum_n dy, dx = dy w^T",
@@ -371,8 +376,172 @@ def row_layout_fact(net: Seed003, seed: dict) -> dict:
         data={"pairs": sorted(pairs)})
 
 
+
+# --------------------------------------------------------------------------
+# The derivation step by step (rendered with {{ chain("dense_softmax", ...) }})
+# --------------------------------------------------------------------------
+def _softmax_parts(K: int):
+    """Logits z_j, probabilities p_j (symbols defined as the softmax) and S = sum_k e^{z_k}."""
+    z, p = symbols("z", K), symbols("p", K)
+    S = sp.Symbol("S", positive=True)
+    definitions = {S: sum(sp.exp(zk) for zk in z)}
+    definitions.update({p[k]: sp.exp(z[k]) / S for k in range(K)})
+    return z, p, S, definitions
+
+
+def softmax_jacobian_chain(K: int = 3) -> dict:
+    """dp_i/dz_j = p_i (delta_ij - p_j), as a K x K matrix."""
+    z, p, S, definitions = _softmax_parts(K)
+    i, j = sp.symbols("i j", integer=True, nonnegative=True)
+    pI = sp.IndexedBase("p", real=True)
+    softmax = [sp.exp(z[k]) / sum(sp.exp(zk) for zk in z) for k in range(K)]
+    truth = sp.ImmutableMatrix(K, K, lambda a, b: sp.diff(softmax[a], z[b]))
+    quotient = sp.ImmutableMatrix(K, K, lambda a, b: (
+        (sp.exp(z[a]) * S if a == b else 0) - sp.exp(z[a]) * sp.exp(z[b])) / S ** 2)
+    in_p = sp.ImmutableMatrix(K, K, lambda a, b: p[a] * (int(a == b) - p[b]))
+    general = pI[i] * (sp.KroneckerDelta(i, j) - pI[j])
+
+    equal = softmax_prover(definitions, z)
+
+    def every_entry(previous, step) -> bool:
+        return all(step.subs({i: a, j: b}).xreplace({pI[c]: p[c] for c in range(K)})
+                   == previous[a, b] for a in range(K) for b in range(K))
+
+    return chain(
+        r"\left(\frac{\partial p_i}{\partial z_j}\right)", truth, [
+            Step(quotient,
+                 "quotient rule on p[i] = e^z[i] / S, with S = Σₖ e^z[k]: the numerator "
+                 "depends on z[j] only when i = j, and ∂S/∂z[j] = e^z[j]", prove=equal),
+            Step(in_p,
+                 "split each fraction: e^z[i] / S is p[i] and e^z[j] / S is p[j], so the "
+                 "diagonal is p[i](1 − p[i]) and the rest is −p[i]·p[j]", prove=equal),
+            Step(general,
+                 "both cases in one formula, for any i and j (rows i, columns j): δ[i,j], "
+                 "the Kronecker delta, is 1 when i = j and 0 otherwise", prove=every_entry),
+        ], definitions=definitions,
+        description=f"The softmax p = softmax(z) of one sample with K = {K} classes: how each "
+                    "probability moves when one logit moves. Raising z[j] raises p[j] and "
+                    "lowers every other probability, because they must still sum to 1.",
+        proven="each step equals the one before (the first equals sympy.diff of the softmax, "
+               "entry by entry): S and p are substituted, and derivations.proof.is_zero "
+               "proves each difference is 0; the last step is instantiated at every i, j "
+               "and compared entry by entry")
+
+
+def ce_gradient_chain(K: int = 3) -> dict:
+    """dL/dz_j for one sample: the chain rule through p, the Kronecker delta, one-hot labels."""
+    z, p, S, definitions = _softmax_parts(K)
+    y = symbols("y", K)
+    i = sp.Symbol("i", integer=True, nonnegative=True)
+    yI, pI = sp.IndexedBase("y", real=True), sp.IndexedBase("p", real=True)
+    definitions.update({yI[k]: y[k] for k in range(K)})
+    definitions.update({pI[k]: p[k] for k in range(K)})
+    L = -sum(y[k] * (z[k] - sp.log(sum(sp.exp(zk) for zk in z))) for k in range(K))
+    truth = sp.ImmutableMatrix(1, K, lambda _, j: sp.diff(L, z[j]))
+    equal = softmax_prover(definitions, z)
+    one_hot = softmax_prover(definitions, z, hot={y[K - 1]: 1 - sum(y[:K - 1])})
+
+    return chain(
+        r"\frac{\partial L}{\partial z_j}", truth, [
+            Step(sp.ImmutableMatrix(1, K, lambda _, j: sp.Sum(
+                -yI[i] * (sp.KroneckerDelta(i, j) - pI[j]), (i, 0, K - 1))),
+                 "chain rule through the K probabilities: Σᵢ ∂L/∂p[i] · ∂p[i]/∂z[j], with "
+                 "∂L/∂p[i] = −y[i]/p[i] (from L = −Σᵢ y[i] log p[i]) and the Jacobian "
+                 "p[i](δ[i,j] − p[j]) above; the p[i] cancel. One entry per j", prove=equal),
+            Step(sp.ImmutableMatrix(1, K, lambda _, j: p[j] * sum(y) - y[j]),
+                 "the Kronecker delta keeps only the term i = j: −Σᵢ y[i]·δ[i,j] = −y[j]; "
+                 "what is left is p[j] times the sum of the labels", prove=equal),
+            Step(sp.ImmutableMatrix(1, K, lambda _, j: p[j] - y[j]),
+                 "one-hot labels sum to 1 (any probability vector does), so the gradient "
+                 "is p − y", prove=one_hot),
+        ], definitions=definitions,
+        description=f"The cross-entropy L = −Σᵢ y[i] log p[i] of one sample (K = {K}), "
+                    "differentiated with respect to the logits, written as the row of its "
+                    "K entries.",
+        proven="each step equals the one before (the first equals sympy.diff of the loss): "
+               "the sums are written out, S and p substituted, and derivations.proof.is_zero "
+               "proves each difference is 0; the last step after y[K-1] -> 1 - (the other "
+               "labels), which is what 'one-hot' means here")
+
+
+def softmax_prover(definitions: dict, logits, hot: dict | None = None):
+    """Prove ``a == b`` after the definitions (and ``hot``), with each e^{z} a symbol E.
+
+    :func:`derivations.proof.is_zero` treats e^{2z} and e^{z} as unrelated atoms;
+    writing every e^{z_k} as a positive symbol E_k first (``subs`` turns e^{2z_k}
+    into E_k^2) leaves a rational function of independent symbols, which it proves.
+    """
+    exps = {sp.exp(v): sp.Symbol(f"E_{i}", positive=True) for i, v in enumerate(logits)}
+    hot = hot or {}
+
+    def expand(e):
+        e = sp.sympify(e).doit()
+        for _ in range(len(definitions) + 1):
+            new = e.xreplace(definitions).doit()
+            if new == e:
+                break
+            e = new
+        return e.xreplace(hot).subs(exps)
+
+    def prove(a, b) -> bool:
+        a, b = expand(a), expand(b)
+        if isinstance(a, sp.MatrixBase) != isinstance(b, sp.MatrixBase):
+            return False
+        if isinstance(a, sp.MatrixBase):
+            return a.shape == b.shape and all(is_zero(u - v) for u, v in zip(a, b))
+        return is_zero(a - b)
+    return prove
+
+
+def dense_weight_chain(N: int = 2, D: int = 2, K: int = 3) -> dict:
+    """dL/dw of dense + softmax + batch-mean cross-entropy: x^T G, then G = (P - Y)/N."""
+    x, w, b, y = symbols("x", N, D), symbols("w", D, K), symbols("b", K), symbols("y", N, K)
+    z = x * w + sp.Matrix(N, K, lambda n, k: b[k])
+    L = -sum(y[n, k] * log_softmax_rows(z)[n, k] for n in range(N) for k in range(K)) / N
+    G = symbols("G", N, K)
+    zf = symbols("z", N, K)                      # free logits, to define G = dL/dz
+    L_of_z = -sum(y[n, k] * log_softmax_rows(zf)[n, k] for n in range(N) for k in range(K)) / N
+    definitions = {G[n, k]: sp.diff(L_of_z, zf[n, k]).xreplace(dict(zip(zf, z)))
+                   for n in range(N) for k in range(K)}
+    xTG = sp.Symbol(r"x^{T} G", real=True)
+    mean = sp.Symbol(r"\frac{1}{N}\, x^{T} (P - Y)", real=True)
+    P = softmax_rows(z)
+    definitions[xTG] = sp.ImmutableMatrix(x.T * G)
+    definitions[mean] = sp.ImmutableMatrix(x.T * (P - y) / N)
+    equal = softmax_prover(definitions, list(z))
+    one_hot = softmax_prover(definitions, list(z), hot=one_hot_rows(y))
+
+    truth = sp.ImmutableMatrix(D, K, lambda a, k: sp.diff(L, w[a, k]))
+    return chain(
+        r"\frac{\partial L}{\partial w}", truth, [
+            Step(sp.ImmutableMatrix(D, K, lambda a, k: sum(x[n, a] * G[n, k] for n in range(N))),
+                 "chain rule through the logits: w[a,k] enters only z[n,k] = Σₐ x[n,a]·w[a,k] "
+                 "+ b[k], once per sample n, with ∂z[n,k]/∂w[a,k] = x[n,a]; G[n,k] is ∂L/∂z[n,k]",
+                 prove=equal),
+            Step(xTG, "the matrix of these sums is a matrix product: row a of xᵀ times column k "
+                      "of G", prove=equal),
+            Step(mean, "substitute G: each sample's logits meet only its own term of the mean, "
+                       "so G = (P − Y)/N, the softmax cross-entropy result above divided by the "
+                       "batch size N (P: the softmax of each row, Y: the one-hot labels)",
+                 prove=one_hot),
+        ], definitions=definitions,
+        description=f"The dense layer z = x w + b feeding the softmax, with the batch-mean "
+                    f"cross-entropy, on a batch of N = {N} samples with D = {D} inputs and "
+                    f"K = {K} classes (rows are samples).",
+        proven="each step equals the one before (the first equals sympy.diff of the loss, "
+               "entry by entry): G, the products and the softmax are substituted and "
+               "derivations.proof.is_zero proves each difference is 0; the last step after "
+               "each label row's last entry -> 1 - (the others), i.e. one-hot rows")
+
+
+def chains() -> dict[str, dict]:
+    return {"softmax_jacobian": softmax_jacobian_chain(), "ce_gradient": ce_gradient_chain(),
+            "dense_weight_gradient": dense_weight_chain()}
+
 # --------------------------------------------------------------------------
 def derive() -> dict:
+    CHECKS.clear()
+    dense, softmax_ce = dense_case(), softmax_ce_case()
     index, info = index_case()
     seed_case, seed_info = seed003_case()
     s = SEED003_SIZES
@@ -380,7 +549,10 @@ def derive() -> dict:
         "dense_backward_index_form": export.fact(
             "For every N, D, K: with z = x w + b and upstream gradient G = dL/dz, "
             "dL/dw = x^T G, dL/db = sum over the batch of G, dL/dx = G w^T.",
-            holds=True,
+            proof=CHECKS.proof("index form dL/dw", "index form dL/db", "index form dL/dx",
+                               "dense: "),
+            sizes="all", assumptions=["N, D, K integers >= 1",
+                                      "0 <= m < N, 0 <= a < D, 0 <= c < K"],
             check="sympy.diff of the Sum, KroneckerDelta sums evaluated, index-range "
                   "Piecewise branches resolved for in-range indices, then "
                   "sympy.simplify(lhs - rhs) == 0; and sympy.expand on the N=2, D=3, K=2 "
@@ -394,7 +566,9 @@ def derive() -> dict:
             "For every N and K, the batch-mean softmax cross-entropy has dL/dz = (p - y)/N "
             "provided every target row sums to 1 (one-hot labels). Without that assumption "
             "the derivative is (p * sum_k y - y)/N.",
-            holds=True,
+            proof=CHECKS.proof("index form dL/dz", "softmax_ce: "),
+            sizes="all", assumptions=["N, K integers >= 1", "0 <= m < N, 0 <= i < K",
+                                      "for (p - y)/N: sum_k y[m,k] = 1"],
             check="sympy.diff of the Sum, KroneckerDelta sums evaluated, index-range "
                   "Piecewise resolved, simplify(lhs - (p sum(y) - y)/N) == 0; then "
                   "sum(y) -> 1 and simplify(lhs - (p - y)/N) == 0. On the N=2, K=3 "
@@ -413,7 +587,8 @@ def derive() -> dict:
             "L_sum = -sum_n sum_k y log final_fc (no 1/N) with respect to the logits, W2, "
             "B1, the ReLU input, W1, B0 and X, for one-hot label columns and wherever the "
             "ReLU is differentiable (Z1 != 0; at 0 both use dReLU = 0).",
-            holds=True,
+            proof=CHECKS.proof("seed 003 delta "),
+            sizes=[", ".join(f"{k}={v}" for k, v in s.items())],
             check="sympy.diff of L_sum through the raw network (X, W1, B0, W2, B1, Y "
                   f"symbols, sizes {s}), minus the seed formula with final_fc, fc1, Z1 "
                   "substituted, is 0 after Y[K-1,n] -> 1 - sum of the others (exp, Max, "
@@ -427,7 +602,8 @@ def derive() -> dict:
             "N. Seed 003 sums over the batch without dividing by N, so its formulas belong "
             "to the batch-sum loss; with the mean loss its learning rate is effectively N "
             "times larger.",
-            holds=True,
+            proof=CHECKS.proof("seed 003 batch mean"),
+            sizes=[", ".join(f"{k}={v}" for k, v in s.items())],
             check="sympy.expand(diff(L_sum / N, v) - diff(L_sum, v) / N) == 0 for every "
                   f"weight, bias and input symbol v (sizes {s})",
             latex=r"\frac{\partial L_{\text{mean}}}{\partial \theta} = \frac{1}{N}"
@@ -437,10 +613,11 @@ def derive() -> dict:
     return {
         "title": "Dense layer, softmax + cross-entropy, and the deltas of seed 003",
         "source": "derivations/dense_softmax.py",
-        "cases": {"dense_N2_in3_out2": dense_case(), "softmax_ce_N2_K3": softmax_ce_case(),
+        "cases": {"dense_N2_in3_out2": dense, "softmax_ce_N2_K3": softmax_ce,
                   "dense_softmax_N2_in2_K3": dense_softmax_case(), "index_form": index,
                   "seed003_column": seed_case},
         "facts": facts,
+        "chains": chains(),
     }
 
 

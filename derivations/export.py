@@ -19,23 +19,37 @@ two exports reads like a diff of formulas::
         }
       },
       "facts": {
-        "<name>": {"statement": "...", "holds": true, "check": "...",
-                   "latex": "<LaTeX>", "data": {...}}
+        "<name>": {"statement": "...", "holds": true, "expected": true,
+                   "check": "...", "checks": ["<name of each check run>", ...],
+                   "latex": "<LaTeX>",
+                   "data": {"sizes": "all" | "listed" | "none",
+                            "assumptions": [...] | "listed_sizes": [...],
+                            "steps": [{"latex", "justification"}, ...], ...}}
+      },
+      "chains": {                              # optional: derivations step by step
+        "<name>": {"lhs": "<LaTeX>", "description": "...", "proven": "...",
+                   "steps": [{"latex", "srepr", "justification"}, ...]}
       }
     }
 
-``srepr`` is SymPy's exact, re-parsable representation (``sympy.sympify``
-turns it back into the expression without re-deriving); ``latex`` is what the
-site shows. ``variables`` maps each array of the network to the symbol names
-of its entries, nested like the array, so a test can line NumPy arrays up with
-symbols. Keys are sorted and floats never appear unformatted, so the same
-derivation gives the same bytes on every run.
+A chain is written by :func:`derivations.steps.chain`, which proves every
+step equal to the one before it and refuses to export one that does not follow.
+
+``srepr`` is SymPy's exact, re-parsable representation: :attr:`Formula.expr`
+turns it back into the expression without re-deriving, with
+:func:`derivations.safe_srepr.parse_srepr` (never ``eval``, which ``sympify``
+would use). ``latex`` is what the site shows. ``variables`` maps each array of
+the network to the symbol names of its entries, nested like the array, so a
+test can line NumPy arrays up with symbols. Keys are sorted and floats never
+appear unformatted, so the same derivation gives the same bytes on every run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,15 +73,68 @@ def formula(expr: sp.Basic, lhs: str, description: str = "") -> dict[str, str]:
     }
 
 
-def fact(statement: str, *, holds: bool, check: str, latex: str = "",
-         data: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One proven (or refuted) fact, with how it was checked."""
+class FactNotProven(AssertionError):
+    """A derivation asserted a fact that its own proof does not establish."""
+
+
+#: What a fact's ``data["sizes"]`` says: proven for every size (with
+#: ``data["assumptions"]``), checked on the sizes in ``data["listed_sizes"]``
+#: only, or about no array sizes at all (a scalar function, say).
+SIZES = ("all", "listed", "none")
+
+
+def fact(statement: str, *, proof, check: str, sizes: str | list[str] | None,
+         assumptions: list[str] | None = None, latex: str = "",
+         data: dict[str, Any] | None = None, expected: bool = True,
+         steps: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """One proven (or, with ``expected=False``, refuted) fact, with how it was checked.
+
+    ``proof`` is the :class:`derivations.proof.Proof` its checks returned, never
+    a literal: ``holds`` is ``proof.holds``. If that is not ``expected`` the
+    derivation is wrong and :class:`FactNotProven` is raised, so nothing is
+    exported. ``sizes`` is ``"all"`` (then ``assumptions`` must list what the
+    proof assumes: integer ranges, s >= 1, ...), a list of the sizes it was
+    checked on, or ``None`` for a fact about no array sizes. ``steps`` is a
+    derivation as a chain of ``{"latex", "justification"}`` equalities.
+    """
+    from .proof import Proof  # the reading half must not need the proof helpers
+    if not isinstance(proof, Proof):
+        raise TypeError(f"fact {statement[:60]!r}: proof= must be the Proof its checks "
+                        f"returned, got {type(proof).__name__} {proof!r}; a fact's holds "
+                        f"is never a literal")
+    if proof.holds is not expected:
+        outcome = ("checks failed: " + ", ".join(proof.failed) if proof.failed
+                   else "every check passed" if proof.checks else "no check ran")
+        raise FactNotProven(f"fact {statement[:80]!r}: expected to "
+                            f"{'hold' if expected else 'be refuted'}, but {outcome}")
+    data = dict(data or {})
+    if sizes == "all":
+        if not assumptions:
+            raise ValueError(f"fact {statement[:60]!r}: a fact for all sizes must state "
+                             f"its assumptions")
+        data.update(sizes="all", assumptions=list(assumptions))
+    elif sizes is None:
+        data["sizes"] = "none"
+    else:
+        if isinstance(sizes, str) or not sizes:
+            raise ValueError(f"fact {statement[:60]!r}: sizes= is 'all', None or a "
+                             f"non-empty list of the sizes checked, got {sizes!r}")
+        data.update(sizes="listed", listed_sizes=[str(s) for s in sizes])
+        if assumptions:
+            data["assumptions"] = list(assumptions)
+    if steps:
+        for step in steps:
+            if set(step) != {"latex", "justification"}:
+                raise ValueError(f"a step is {{'latex', 'justification'}}, got {sorted(step)}")
+        data["steps"] = [dict(s) for s in steps]
     return {
         "statement": statement,
-        "holds": bool(holds),
+        "holds": proof.holds,
+        "expected": expected,
         "check": check,
+        "checks": [name for name, _ in proof.checks],
         "latex": latex,
-        "data": data or {},
+        "data": data,
     }
 
 
@@ -126,12 +193,14 @@ class Formula:
 
     @property
     def expr(self) -> sp.Expr:
-        """The SymPy expression, rebuilt from its ``srepr`` (no re-derivation)."""
-        try:
-            return sp.sympify(self.srepr)
-        except (sp.SympifyError, SyntaxError, TypeError, ValueError) as exc:
-            raise ExportError(f"formula {self.name!r}: its srepr does not parse back into "
-                              f"a SymPy expression ({exc})") from exc
+        """The SymPy expression, rebuilt from its ``srepr`` (no re-derivation).
+
+        Parsed by :func:`derivations.safe_srepr.parse_srepr`, never ``eval``-ed
+        (``sympify`` would run whatever code a crafted file holds); anything but
+        the allowed SymPy constructors raises :class:`ExportError`.
+        """
+        from .safe_srepr import parse_srepr   # here: safe_srepr imports ExportError from us
+        return parse_srepr(self.srepr, formula=self.name)
 
     @property
     def equation(self) -> str:
@@ -161,14 +230,48 @@ class Case:
 
 
 @dataclass(frozen=True)
+class ChainStep:
+    """One step of a :class:`Chain`: ``= latex`` because ``justification``."""
+
+    latex: str
+    srepr: str
+    justification: str
+
+    @property
+    def expr(self) -> sp.Expr:
+        """The step's SymPy expression (parsed like :attr:`Formula.expr`, never evaluated)."""
+        from .safe_srepr import parse_srepr
+        return parse_srepr(self.srepr, formula=self.latex[:40])
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A derivation step by step (:mod:`derivations.steps`): ``lhs = steps[0] = ...``."""
+
+    name: str
+    lhs: str
+    description: str
+    steps: tuple[ChainStep, ...]
+    proven: str
+
+
+@dataclass(frozen=True)
 class Export:
-    """A loaded export: ``cases`` of formulas and proven ``facts``."""
+    """A loaded export: ``cases`` of formulas, proven ``facts`` and step-by-step ``chains``."""
 
     subject: str
     title: str
     source: str
     cases: dict[str, Case]
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    chains: dict[str, Chain] = field(default_factory=dict)
+
+    def chain(self, name: str) -> Chain:
+        try:
+            return self.chains[name]
+        except KeyError:
+            raise KeyError(f"{self.subject} has no chain {name!r}; "
+                           f"it has {sorted(self.chains)}") from None
 
     def case(self, name: str) -> Case:
         try:
@@ -196,15 +299,81 @@ def _require(mapping: Any, key: str, kind: type, where: str) -> Any:
     return value
 
 
-def read(subject: str, directory: Path = EXPORT_DIR) -> Export:
-    """Load ``<directory>/<subject>.json`` and check its structure."""
+#: Largest export file :func:`read` opens (the committed ones are below 1 MB).
+MAX_EXPORT_BYTES = 50 * 1024 * 1024
+_SUBJECT_START = frozenset("abcdefghijklmnopqrstuvwxyz")
+_SUBJECT_CHARS = _SUBJECT_START | frozenset("0123456789_")
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+               (stat.S_ISSOCK, "a socket"))
+
+
+def _export_path(subject: Any, directory: Path) -> Path:
+    """``<directory>/<subject>.json`` for a plain subject name, never outside ``directory``."""
+    if not isinstance(subject, str):
+        raise ExportError(f"subject should be a str, got {type(subject).__name__} {subject!r}")
+    if not (subject and subject[0] in _SUBJECT_START and set(subject) <= _SUBJECT_CHARS):
+        raise ExportError(f"subject {subject!r} is not a plain name (lowercase letters, digits "
+                          f"and '_', starting with a letter): an export is read by its "
+                          f"subject's name, never by a path")
     path = Path(directory) / f"{subject}.json"
-    if not path.is_file():
+    root, resolved = Path(directory).resolve(), path.resolve()
+    if not resolved.is_relative_to(root):
+        raise ExportError(f"{path} resolves to {resolved}, outside {root}: refusing to read it")
+    return path
+
+
+def _file_kind(mode: int) -> str:
+    return next((kind for test, kind in _FILE_KINDS if test(mode)), "not a regular file")
+
+
+def _read_text(path: Path, info: os.stat_result) -> str:
+    """The text of ``path``, which ``info`` says is a regular file of at most MAX_EXPORT_BYTES.
+
+    Opened without blocking and checked again once open, so a file swapped for a
+    FIFO or a device after the check cannot hang or flood the reader.
+    """
+    if not stat.S_ISREG(info.st_mode):
+        raise ExportError(f"{path} is {_file_kind(info.st_mode)}, not a regular file: "
+                          f"refusing to read it")
+    too_large = (f"{path} is larger than {MAX_EXPORT_BYTES:,} bytes "
+                 f"(derivations.export.MAX_EXPORT_BYTES): refusing to read it")
+    if info.st_size > MAX_EXPORT_BYTES:
+        raise ExportError(too_large)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise ExportError(f"cannot open {path}: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "rb") as file:
+        mode = os.fstat(file.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise ExportError(f"{path} is {_file_kind(mode)}, not a regular file: "
+                              f"refusing to read it")
+        raw = file.read(MAX_EXPORT_BYTES + 1)
+    if len(raw) > MAX_EXPORT_BYTES:
+        raise ExportError(too_large)
+    return raw.decode("utf-8")
+
+
+def read(subject: str, directory: Path = EXPORT_DIR) -> Export:
+    """Load ``<directory>/<subject>.json`` and check its structure.
+
+    ``subject`` must be a plain name (``[a-z][a-z0-9_]*``) and the file a regular
+    file inside ``directory`` of at most :data:`MAX_EXPORT_BYTES`; formulas are
+    parsed without ``eval`` (see :attr:`Formula.expr`).
+    """
+    path = _export_path(subject, directory)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
         available = sorted(p.stem for p in Path(directory).glob("*.json"))
         raise ExportError(f"no export for subject {subject!r} at {path}; "
-                          f"available: {available}. Run `python -m derivations`.")
+                          f"available: {available}. Run `python -m derivations`.") from None
+    except OSError as exc:
+        raise ExportError(f"cannot read {path}: {exc.strerror or exc}") from exc
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_read_text(path, info))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ExportError(f"{path} is not valid JSON ({exc}); it may be truncated "
                           f"or edited by hand. Re-create it with "
@@ -241,10 +410,20 @@ def read(subject: str, directory: Path = EXPORT_DIR) -> Export:
             variables=_require(case, "variables", dict, cwhere),
             formulas=formulas,
         )
+    chains = {}
+    for chain_name, c in data.get("chains", {}).items():
+        cw = f"{where}: chain {chain_name!r}"
+        steps = tuple(ChainStep(latex=_require(st, "latex", str, cw), srepr=_require(st, "srepr", str, cw),
+                                justification=_require(st, "justification", str, cw))
+                      for st in _require(c, "steps", list, cw))
+        chains[chain_name] = Chain(name=chain_name, lhs=_require(c, "lhs", str, cw),
+                                   description=c.get("description", ""), steps=steps,
+                                   proven=c.get("proven", ""))
     return Export(
         subject=_require(data, "subject", str, where),
         title=data.get("title", subject),
         source=data.get("source", ""),
         cases=cases,
         facts=data.get("facts", {}),
+        chains=chains,
     )

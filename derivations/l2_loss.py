@@ -7,8 +7,10 @@ $$L = \\frac{1}{N} \\sum_{n=0}^{N-1} \\frac12 \\sum_{k=0}^{K-1} (o_{n,k} - t_{n,
 
 The script derives $\\partial L/\\partial o$ on a small symbolic instance
 (every output and target a symbol, N = 2 samples, K = 3 outputs) and in index
-form for every N and K (``IndexedBase``/``Sum``), and proves how the batch-sum
-cost (what the seeds' per-sample SGD uses, with N = 1) relates to the mean.
+form for every N and K (``IndexedBase``/``Sum``), step by step (a chain, see
+:mod:`derivations.steps`), and proves how the batch-sum cost relates to the
+mean (on one sample at a time, N = 1, as seed 004's toy net trains, the two
+coincide).
 
 Run ``python -m derivations.l2_loss``.
 """
@@ -21,7 +23,8 @@ from pathlib import Path
 import sympy as sp
 
 from . import export
-from .proof import in_range
+from .proof import Proof, in_range
+from .steps import Step, chain
 
 SUBJECT = "l2_loss"
 N_SMALL, K_SMALL = 2, 3
@@ -53,8 +56,6 @@ def small_case() -> tuple[dict, dict]:
             raise AssertionError(f"l2_loss: dL/do[{n},{k}] = {grad}")
         sum_is_n_times_mean &= sp.expand(sp.diff(loss_sum, o[n][k]) - N_SMALL * grad) == 0
         f[f"dL/do[{n},{k}]"] = export.formula(grad, _d(o[n][k]), "gradient of the batch mean")
-    if not sum_is_n_times_mean:
-        raise AssertionError("l2_loss: batch-sum gradient is not N times the mean gradient")
     case = {"parameters": {"N": N_SMALL, "K": K_SMALL, "reduction": "mean"},
             "variables": {"output": export.names(o), "target": export.names(t)},
             "formulas": f}
@@ -72,8 +73,6 @@ def index_case() -> tuple[dict, dict]:
     raw = sp.diff(loss, o[m, j])
     grad = in_range(raw, {m: N, j: K})
     claim = (o[m, j] - t[m, j]) / N
-    if sp.simplify(grad - claim) != 0:
-        raise AssertionError(f"l2_loss index form: {grad} != {claim}")
     f = {"L": export.formula(loss, "L", "batch mean, general N and K"),
          "dL/do[m,j]": export.formula(claim, r"\frac{\partial L}{\partial o_{m,j}}",
                                       "for 0 <= m < N, 0 <= j < K")}
@@ -81,11 +80,26 @@ def index_case() -> tuple[dict, dict]:
                            "indices": {"m": "N", "j": "K"}},
             "variables": {"output": "o", "target": "t", "N": "N", "K": "K", "m": "m", "j": "j"},
             "formulas": f}
-    return case, {"raw": raw, "grad": grad}
+    in_bounds = lambda a, b: sp.simplify(in_range(a - b, {m: N, j: K})) == 0  # noqa: E731
+    steps = chain(r"\frac{\partial L}{\partial o_{m,j}}", raw, [
+        Step(sp.Sum((o[n, k] - t[n, k]) * sp.KroneckerDelta(n, m) * sp.KroneckerDelta(k, j),
+                    (k, 0, K - 1), (n, 0, N - 1)) / N,
+             "differentiate each squared term (linearity of the sum): ½(o − t)² gives "
+             "(o[n,k] − t[n,k]) times ∂o[n,k]/∂o[m,j], which is 1 when n = m and k = j and "
+             "0 otherwise (two Kronecker deltas); the 1/N of the mean stays in front",
+             prove=in_bounds),
+        Step(claim, "the Kronecker deltas keep only the term n = m, k = j of the double sum",
+             prove=in_bounds),
+    ], description="The batch-mean L2 cost, for any batch size N and any number of outputs K.",
+        proven="each step equals the one before (the first equals sympy.diff of the cost): "
+               "the sums over the Kronecker deltas are evaluated, the index-range conditions "
+               "resolved for 0 <= m < N, 0 <= j < K, and sympy.simplify gives 0")
+    return case, {"raw": raw, "grad": grad, "proven": sp.simplify(grad - claim) == 0,
+                  "chain": steps}
 
 
 def derive() -> dict:
-    small, _ = small_case()
+    small, small_info = small_case()
     index, info = index_case()
     check_index = ("sympy.diff of the Sum, KroneckerDelta sums evaluated with doit(), "
                    "index-range Piecewise branches resolved for 0 <= m < N, 0 <= j < K, "
@@ -94,15 +108,18 @@ def derive() -> dict:
         "gradient_index_form": export.fact(
             "For every batch size N and output size K, the gradient of the batch-mean L2 "
             "cost is (o - t) / N, entry by entry.",
-            holds=True, check=check_index,
+            proof=Proof.of(index_form=info["proven"]), check=check_index, sizes="all",
+            assumptions=["N, K integers >= 1", "0 <= m < N, 0 <= j < K"],
             latex=r"\frac{\partial}{\partial o_{m,j}} \frac{1}{N}\sum_{n=0}^{N-1}\frac12"
                   r"\sum_{k=0}^{K-1}(o_{n,k}-t_{n,k})^2 = \frac{o_{m,j} - t_{m,j}}{N}",
             data={"sympy_diff": sp.latex(info["raw"])}),
         "sum_vs_mean": export.fact(
             "The batch-SUM cost sum_n 0.5 * sum_k (o - t)^2 has gradient o - t, N times the "
-            "batch-mean gradient. The seed networks train one sample at a time (N = 1), "
-            "where the two coincide.",
-            holds=True, check="sympy.expand(d(sum)/do - N * d(mean)/do) == 0 on the "
+            "batch-mean gradient. On one sample at a time (N = 1, as seed 004's toy net "
+            "trains) the two coincide.",
+            proof=Proof.of(sum_is_n_times_mean=small_info["small_sum_is_n_times_mean"]),
+            sizes=[f"N={N_SMALL} K={K_SMALL}"],
+            check="sympy.expand(d(sum)/do - N * d(mean)/do) == 0 on the "
                               "N=2, K=3 instance, every entry",
             latex=r"\frac{\partial L_{\text{sum}}}{\partial o} = o - t = "
                   r"N\,\frac{\partial L_{\text{mean}}}{\partial o}"),
@@ -112,6 +129,7 @@ def derive() -> dict:
         "source": "derivations/l2_loss.py",
         "cases": {"mean_N2_K3": small, "index_form": index},
         "facts": facts,
+        "chains": {"gradient": info["chain"]},
     }
 
 

@@ -38,6 +38,15 @@ from pathlib import Path
 import sympy as sp
 
 from . import export
+from .proof import Checks
+
+#: Every check of a derivation run, by name: the facts' proofs are built from them.
+CHECKS = Checks()
+
+
+def require(ok: bool, what: str) -> None:
+    if not CHECKS(what, ok):
+        raise AssertionError(f"max_pool: {what} does not hold")
 
 SUBJECT = "max_pool"
 
@@ -103,16 +112,16 @@ def check_window(net: MaxPool, i: int, j: int) -> dict:
     # 1. no ties: every strict ordering of the window's entries
     for perm in itertools.permutations(range(n)):
         point = dict(zip(xs, perm))
-        if [m.xreplace(point) for m in mask] != [dm.xreplace(point) for dm in dmax]:
-            raise AssertionError(f"max_pool: mask != diff(Max) at {perm}")
+        require([m.xreplace(point) for m in mask] == [dm.xreplace(point) for dm in dmax],
+                "routing: mask = diff(Max) at every strict ordering")
     # 2. ties: every weak ordering; one winner, a maximum, the first one
     sympy_at_ties = {}
     for values in itertools.product(range(n), repeat=n):
         point = dict(zip(xs, values))
         m = [int(e.xreplace(point)) for e in mask]
         top = max(values)
-        if m.count(1) != 1 or m.index(1) != values.index(top):
-            raise AssertionError(f"max_pool: tie rule fails at {values}: mask {m}")
+        require(m.count(1) == 1 and m.index(1) == values.index(top),
+                "ties: one winner, the first maximum, at every weak ordering")
         ties = values.count(top)
         if ties > 1 and ties not in sympy_at_ties:
             sympy_at_ties[ties] = {"values": list(values),
@@ -136,8 +145,8 @@ def case_export(name: str, h: int, size: int, stride: int) -> tuple[dict, dict]:
         # diff of the loss is the G-weighted sum of each window's diff(Max): exact
         by_window = sp.Add(*(net.G[0][0][i][j] * sp.diff(net.y(i, j), x)
                              for i, j in net.windows()))
-        if sp.expand(sp.diff(L, x) - by_window) != 0:
-            raise AssertionError(f"max_pool {name}: dL/dx[{a},{b}] is not the sum over windows")
+        require(sp.expand(sp.diff(L, x) - by_window) == 0,
+                "routing: diff(L, x) = sum over windows of G diff(Max_w, x)")
         f[f"dL/dx[0,0,{a},{b}]"] = export.formula(
             net.dx(a, b), rf"\frac{{\partial L}}{{\partial {sp.latex(x)}}}",
             "G of each window whose first maximum (row-major) is this entry")
@@ -151,6 +160,7 @@ def case_export(name: str, h: int, size: int, stride: int) -> tuple[dict, dict]:
 
 
 def derive() -> dict:
+    CHECKS.clear()
     cases, info = {}, {}
     for name, h, size, stride in CASES:
         cases[name], info[name] = case_export(name, h, size, stride)
@@ -158,8 +168,8 @@ def derive() -> dict:
     ties = info["size2_stride1"]["ties"]
     for tied, passed_back in ((2, 1), (3, sp.Rational(3, 2)), (4, 2)):
         total = sum(sp.Rational(v) for v in ties[tied]["sympy_diff"])
-        if total != passed_back:
-            raise AssertionError(f"max_pool: SymPy at a {tied}-way tie passes {total} G back")
+        require(total == passed_back, f"sympy at ties: a {tied}-way tie passes {passed_back} G back")
+    SIZES = [f"{n}: {h}x{h} input, window {s}, stride {t}" for n, h, s, t in CASES]
     facts = {
         "routing_is_derivative_of_max": export.fact(
             "Away from ties the exported dL/dx is the derivative of L = sum G y: each entry "
@@ -167,7 +177,7 @@ def derive() -> dict:
             "size every entry is in one window; with overlapping windows an entry collects "
             "from each window it wins (the centre of a 3x3 input pooled 2x2 with stride 1 is "
             "in four windows).",
-            holds=True,
+            proof=CHECKS.proof("routing: "), sizes=SIZES,
             check=f"on every window of {names}: the Piecewise mask equals sympy.diff(Max(...)) "
                   "at all 24 strict orderings of the window's entries, and "
                   "sympy.expand(diff(L, x) - sum_w G_w diff(Max_w, x)) == 0 for every x",
@@ -180,7 +190,7 @@ def derive() -> dict:
             "subgradient). The exported routing gives all of G to the first maximal entry "
             "in row-major order within the window (numpy.argmax on the flattened window), so "
             "each window passes back exactly G and the sum of dL/dx equals the sum of G.",
-            holds=True,
+            proof=CHECKS.proof("ties: "), sizes=SIZES,
             check=f"on every window of {names}: at all 256 assignments of values 0..3 to the "
                   "four entries (every weak ordering), exactly one mask is 1 and it is the "
                   "first entry holding the maximum",
@@ -190,7 +200,7 @@ def derive() -> dict:
             "entry: with two tied entries the window passes back G (a valid subgradient), "
             "with three or four it passes back 3/2 G or 2 G, which is not a subgradient. "
             "That is why the project uses the one-winner rule.",
-            holds=True,
+            proof=CHECKS.proof("sympy at ties: "), sizes=["one 2x2 window"],
             check="sympy.diff(Max(...), x) evaluated at tied values, on a 2x2 window",
             data={str(k): v for k, v in sorted(ties.items())}),
     }

@@ -64,3 +64,80 @@ def in_range(expr: sp.Expr, bounds: dict) -> sp.Expr:
             break
         expr = new
     return sp.simplify(expr)
+
+
+class Proof:
+    """The outcome of a proof: each named check that ran and whether it passed.
+
+    :func:`derivations.export.fact` takes one of these, never a bare bool, so
+    that an exported fact's ``holds`` is what its checks computed. Build one with
+    :meth:`of` from the checks' results (``{"dw": is_zero(lhs - rhs), ...}``).
+    """
+
+    __slots__ = ("checks",)
+
+    def __init__(self, checks: tuple[tuple[str, bool], ...]):
+        self.checks = tuple((str(name), ok) for name, ok in checks)
+        for name, ok in self.checks:
+            if not isinstance(ok, bool):
+                raise TypeError(f"check {name!r} gave {ok!r}, not a bool: a proof's "
+                                f"checks must be decided (True or False)")
+
+    @classmethod
+    def of(cls, checks: dict[str, bool] | None = None, **named: bool) -> "Proof":
+        """A proof from named check results; it holds if there is one and all passed."""
+        items = {**(checks or {}), **named}
+        return cls(tuple((name, _decided(ok)) for name, ok in items.items()))
+
+    @property
+    def holds(self) -> bool:
+        return bool(self.checks) and all(ok for _, ok in self.checks)
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name, ok in self.checks if not ok]
+
+    def __and__(self, other: "Proof") -> "Proof":
+        return Proof(self.checks + other.checks)
+
+    def __bool__(self):
+        raise TypeError("a Proof is not a bool: pass it to export.fact(proof=...), "
+                        "or read .holds")
+
+    def __repr__(self) -> str:
+        return f"Proof(holds={self.holds}, checks={len(self.checks)}, failed={self.failed})"
+
+
+def _decided(ok):
+    """True/False from a check's result (bool, SymPy true/false, NumPy bool); else as is."""
+    if ok is sp.true or ok is sp.false or type(ok).__name__ == "bool_":
+        return bool(ok)
+    return ok
+
+
+class Checks:
+    """Named check results, recorded as a derivation runs, to build its facts' proofs.
+
+    ``checks(name, ok)`` records ``ok`` (and-ed with an earlier result of the same
+    name) and returns it; ``checks.proof(prefix, ...)`` is the :class:`Proof` of
+    every recorded check whose name starts with one of the prefixes.
+    """
+
+    def __init__(self):
+        self._results: dict[str, bool] = {}
+
+    def clear(self) -> None:
+        self._results.clear()
+
+    def __call__(self, name: str, ok) -> bool:
+        ok = _decided(ok)
+        if not isinstance(ok, bool):
+            raise TypeError(f"check {name!r} gave {ok!r}, not a bool")
+        self._results[name] = self._results.get(name, True) and ok
+        return ok
+
+    def proof(self, *prefixes: str) -> Proof:
+        chosen = [(n, ok) for n, ok in self._results.items() if n.startswith(prefixes)]
+        if not chosen:
+            raise LookupError(f"no check recorded under {prefixes}: the proof did not run")
+        return Proof(tuple(chosen))

@@ -18,7 +18,12 @@ size, kernel size, padding):
   ``delta[i,j]`` = dL/dz1[i,j], in the raw symbols (what the tests lambdify);
 * the same gradients in chain-rule form (``chain:...``), written with the
   forward values ``o``, ``a_{i,j}`` and the deltas, each proven equal to the
-  full derivative;
+  full derivative, and each such array once more as one matrix
+  (``matrix:chain:dL/dk`` and so on: a SymPy Matrix whose entries are exactly
+  the ``chain:`` formulas);
+* the derivation step by step (``chains``, see :mod:`derivations.steps`):
+  one layer-1 delta, one kernel weight, and the whole kernel gradient, each
+  step proven equal to the one before;
 
 and the facts about the kernel gradient that the seed got wrong, each
 checked here before it is exported.
@@ -36,15 +41,16 @@ import numpy as np
 import sympy as sp
 
 from . import export
-from .proof import is_zero
+from .proof import Proof, is_zero
+from .steps import Step, chain
 
 SUBJECT = "toy_net"
 
 #: (name, image size n, kernel size k, zero padding p)
 CASES = [
     ("valid_3x3_k2", 3, 2, 0),      # the seed's network: four layer-1 nodes
-    ("valid_3x3_k3", 3, 3, 0),      # the brief's 3x3-on-3x3, 'valid': one node
-    ("same_3x3_k3_p1", 3, 3, 1),    # the brief's 3x3-on-3x3, 'same': nine nodes
+    ("valid_3x3_k3", 3, 3, 0),      # a 3x3 kernel on the 3x3 image, 'valid': one node
+    ("same_3x3_k3_p1", 3, 3, 1),    # a 3x3 kernel on the 3x3 image, 'same': nine nodes
 ]
 
 #: Sizes on which the convolution identities are also checked (n, k, p).
@@ -244,6 +250,18 @@ def case_formulas(net: ToyNet) -> dict[str, dict]:
         f[f"chain:dL/dk[{a},{b}]"] = export.formula(
             chain_dk[a, b], lhs, "kernel-weight gradient, in the layer-1 deltas")
         assert is_zero(full_dk[a, b] - chain_dk_of_forward[a, b]), (a, b)
+    # The same results as one matrix each, the way a reader writes them: exactly
+    # the chain-form entries above, arranged like the arrays they fill.
+    f["matrix:chain:delta"] = export.formula(
+        sp.ImmutableMatrix(chain_delta), r"\delta",
+        "the layer-1 delta map dL/dz1 as a matrix, entries in forward values")
+    f["matrix:chain:dL/dw"] = export.formula(
+        sp.ImmutableMatrix(m * m, 1, chain_dw), r"\frac{\partial L}{\partial w}",
+        "the dense-weight gradient as a column, entries in forward values")
+    # \small: the seed's 2x2 matrix of four-term sums is a little wider than the column
+    f["matrix:chain:dL/dk"] = export.formula(
+        sp.ImmutableMatrix(chain_dk), r"\small\frac{\partial L}{\partial K}",
+        "the kernel gradient as a matrix, entries in the layer-1 deltas")
     return f
 
 
@@ -284,9 +302,7 @@ def identity_facts() -> dict[str, dict]:
             symmetric_exceptions.append((n, k, p))
     # A 1x1 kernel is its own transpose; on every larger kernel the transpose must differ.
     checks["seed_transposed_is_wrong"] = all(k == 1 for _, k, _ in symmetric_exceptions)
-    for name, ok in checks.items():
-        if not ok:
-            raise AssertionError(f"toy_net identity {name!r} failed")
+    sizes_listed = [f"n={n} k={k} p={p}" for n, k, p in IDENTITY_SIZES]
     check = f"sympy.expand(lhs - rhs) == 0 for every entry, with symbolic image and deltas, on {sizes}"
     G = r"\frac{\partial L}{\partial K}"
     return {
@@ -295,26 +311,26 @@ def identity_facts() -> dict[str, dict]:
             "input with the layer-1 delta map ('valid'); equivalently the cross-correlation "
             "of the padded input with the deltas, rotated by 180 degrees. The delta map "
             "itself is not rotated.",
-            holds=True, check=check,
+            proof=Proof.of(gradient_is_convolution=checks["gradient_is_convolution"]), sizes=sizes_listed, check=check,
             latex=rf"{G} = \operatorname{{conv}}\big(\mathrm{{rot180}}(x_p), \delta\big) "
                   rf"= \mathrm{{rot180}}\big(\operatorname{{corr}}(x_p, \delta)\big)"),
         "seed_original_is_rot180": export.fact(
             "The post's first code, convolve2d(x, rot180(delta), 'valid'), equals "
             "corr(x, delta): the true kernel gradient rotated by 180 degrees.",
-            holds=True, check=check,
+            proof=Proof.of(seed_original_is_rot180=checks["seed_original_is_rot180"]), sizes=sizes_listed, check=check,
             latex=rf"\operatorname{{conv}}\big(x_p, \mathrm{{rot180}}(\delta)\big) "
                   rf"= \mathrm{{rot180}}\Big({G}\Big)"),
         "seed_rotated_is_correct": export.fact(
             "Rotating the post's first result by 180 degrees once more (what the code of "
             "the Jan 28 update does) gives the true kernel gradient.",
-            holds=True, check=check,
+            proof=Proof.of(seed_rotated_is_correct=checks["seed_rotated_is_correct"]), sizes=sizes_listed, check=check,
             latex=rf"\mathrm{{rot180}}\Big(\operatorname{{conv}}\big(x_p, "
                   rf"\mathrm{{rot180}}(\delta)\big)\Big) = {G}"),
         "seed_transposed_is_wrong": export.fact(
             "Transposing the post's first result (what the text of the Jan 28 update says) "
             "is NOT the kernel gradient: it differs for generic inputs on every size "
             "checked with a kernel larger than 1x1.",
-            holds=True, check=check.replace("== 0", "!= 0 (some entry)"),
+            proof=Proof.of(seed_transposed_is_wrong=checks["seed_transposed_is_wrong"]), sizes=sizes_listed, check=check.replace("== 0", "!= 0 (some entry)"),
             latex=rf"\operatorname{{conv}}\big(x_p, \mathrm{{rot180}}(\delta)\big)^T "
                   rf"\neq {G}",
             data={"sizes_where_transpose_happens_to_agree":
@@ -341,12 +357,13 @@ def counterexample_fact() -> dict:
          for name, m in _seed_variants(net).items()}
     num = lambda m: [[str(sp.N(e, 12)) for e in m.row(i)] for i in range(m.rows)]  # noqa: E731
     wrong = max(abs(sp.N(e, 30)) for e in v["seed_transposed"] - grad)
-    assert wrong > 1e-6
-    assert all(abs(sp.N(e, 30)) < 1e-25 for e in v["seed_rotated"] - grad)
+    proof = Proof.of(transposed_differs=bool(wrong > 1e-6),
+                     rotated_agrees=all(bool(abs(sp.N(e, 30)) < 1e-25)
+                                        for e in v["seed_rotated"] - grad))
     return export.fact(
         "A concrete counterexample: at this point (3x3 image, 2x2 kernel, label 1/2) "
         "the transposed seed gradient differs from the true one, the rotated one agrees.",
-        holds=True,
+        proof=proof, sizes=["n=3 k=2 p=0, at the one point below"],
         check="the exported formulas evaluated in 40-digit arithmetic, printed to 12 digits",
         data={"image": image, "kernel": kernel, "weights": weights, "label": "1/2",
               "true_gradient": num(grad), "seed_original": num(v["seed_original"]),
@@ -377,14 +394,14 @@ def seed_data_fact() -> dict:
             ratios.append(max_dk / max_dw)
     worst = max(ratios)
     threshold = sp.Rational(1, 1000)
-    assert worst < threshold, worst
     return export.fact(
         "With the seed's initialisation (`np.random.seed(598765)`, `K = randn(2,2)*4`, "
         "`W = randn(4,1)*4`) the kernel gradient on the seed's four images is negligible "
         "next to the dense-weight gradient (largest ratio below 1/1000): tanh saturates "
         "wherever the convolution is non-zero, and where it is zero the input is zero. "
         "So only W learns, and the seed's wrong kernel gradient never showed.",
-        holds=True,
+        proof=Proof.of(ratio_below_one_thousandth=bool(worst < threshold)),
+        sizes=["n=3 k=2 p=0, the seed's four images and initial weights"],
         check="exported dL/dk and dL/dw evaluated exactly (30 digits) at the seed's "
               "initial weights; max|dL/dk| / max|dL/dw| < 1/1000 on every image with "
               "a non-zero dL/dw",
@@ -392,6 +409,134 @@ def seed_data_fact() -> dict:
               "weights": [repr(float(v)) for v in weights[:, 0]],
               "per_image": rows, "largest_ratio": str(sp.N(worst, 4))})
 
+
+
+# --------------------------------------------------------------------------
+# The derivation step by step (rendered with {{ chain("toy_net", ...) }})
+# --------------------------------------------------------------------------
+def _partial(of: str, wrt: str) -> sp.Symbol:
+    """A symbol that reads as the partial derivative d(of)/d(wrt); its value is a definition."""
+    return sp.Symbol(rf"\frac{{\partial {of}}}{{\partial {wrt}}}", real=True)
+
+
+def delta_chain(net: ToyNet, i: int = 0, j: int = 0) -> dict:
+    """delta_{i,j} = dL/dz_{i,j}: the chain rule along the one path z -> a -> z_2 -> o -> L."""
+    r = i * net.m + j
+    z, zz, a_r = sp.Symbol("z", real=True), sp.Symbol("z_2", real=True), net.a_sym[i, j]
+    zij, aij = sp.latex(net.z1_sym[i, j]), sp.latex(a_r)
+    # (the names sort in the order of the path, so SymPy prints the product in that order)
+    dL_do, do_dz2 = _partial("L", "o"), _partial("o", "z_2")
+    dz2_da, da_dz = _partial("z_2", aij), sp.Symbol("{" + _partial(aij, zij).name + "}", real=True)
+    z2_of_a = sum(w * a for w, a in zip(net.w, net.a_sym))
+    definitions = {
+        # each local derivative by sympy.diff, at the network's own values
+        dL_do: sp.diff((net.o - net.y) ** 2 / 2, net.o),
+        do_dz2: sp.diff(logistic(zz), zz).xreplace({zz: net.z2}),
+        dz2_da: sp.diff(z2_of_a, a_r),
+        da_dz: sp.diff(sp.tanh(z), z).xreplace({z: net.z1[i, j]}),
+        **net.forward_values(),
+    }
+    return chain(
+        sp.latex(net.delta_sym[i, j]), net.full_deltas()[i, j], [
+            Step(dL_do * do_dz2 * dz2_da * da_dz,
+                 f"chain rule: z[{i},{j}] reaches the cost along one path only, "
+                 f"z[{i},{j}] → a[{i},{j}] → z₂ → o → L"),
+            Step((net.o - net.y) * net.o * (1 - net.o) * net.w[r] * (1 - a_r ** 2),
+                 f"differentiate each link: L = ½(o − y)² gives o − y; o = σ(z₂) gives "
+                 f"σ(1 − σ) = o(1 − o); z₂ = Σ w[r]·a[r] gives w[{r}]; "
+                 f"a = tanh(z) gives 1 − tanh² = 1 − a²"),
+        ], definitions=definitions,
+        description=f"The delta of node z[{i},{j}], the derivative of the cost with respect "
+                    f"to it: the cost depends on z[{i},{j}] only through a[{i},{j}] = "
+                    f"tanh(z[{i},{j}]), which the dense weight w[{r}] multiplies.")
+
+
+def _kernel_chain_parts(net: ToyNet):
+    """Shared pieces: indexed delta map and image, their definitions, the correlation entries."""
+    m, k = net.m, net.k
+    d, x = sp.IndexedBase(r"\delta", real=True), sp.IndexedBase("x", real=True)
+    i, j = sp.symbols("i j", integer=True)
+    corr = correlate2d(net.xp, net.delta_sym)
+    c = sp.Matrix(k, k, lambda a, b: sp.Symbol(rf"(x \star \delta)_{{{a},{b}}}", real=True))
+    definitions = dict(zip(net.delta_sym, net.full_deltas()))
+    definitions.update({d[p, q]: net.delta_sym[p, q] for p in range(m) for q in range(m)})
+    definitions.update({x[p, q]: net.xp[p, q] for p in range(net.xp.rows)
+                        for q in range(net.xp.cols)})
+    definitions.update(zip(c, corr))
+    # k_{a,b} multiplies x_{i+k-1-a, j+k-1-b} in z_{i,j} (the true convolution flips K)
+    term = lambda a, b: sp.Sum(d[i, j] * x[i + k - 1 - a, j + k - 1 - b],  # noqa: E731
+                               (i, 0, m - 1), (j, 0, m - 1))
+    return definitions, c, term
+
+
+def kernel_weight_chain(net: ToyNet, a: int = 0, b: int = 0) -> dict:
+    """dL/dk_{a,b}: chain rule over the layer-1 nodes, a pixel each, one correlation entry."""
+    m, k = net.m, net.k
+    definitions, c, term = _kernel_chain_parts(net)
+    kab = sp.latex(net.kernel[a, b])
+    nodes = [(i, j) for i in range(m) for j in range(m)]
+    partials = {(i, j): _partial(sp.latex(net.z1_sym[i, j]), kab) for i, j in nodes}
+    definitions.update({partials[n]: sp.diff(net.z1[n], net.kernel[a, b]) for n in nodes})
+    pixels = sum(net.delta_sym[n] * sp.diff(net.z1[n], net.kernel[a, b]) for n in nodes)
+    ca, cb = k - 1 - a, k - 1 - b
+    return chain(
+        _d(net.kernel[a, b]), net.full_kernel_gradient()[a, b], [
+            Step(sum(net.delta_sym[n] * partials[n] for n in nodes),
+                 f"chain rule over the {m * m} layer-1 nodes: k[{a},{b}] enters the cost "
+                 f"only through z[0,0], …, z[{m - 1},{m - 1}], and δ[i,j] is ∂L/∂z[i,j]"),
+            Step(pixels,
+                 f"∂z[i,j]/∂k[{a},{b}] is the pixel that k[{a},{b}] multiplies in z[i,j]: "
+                 f"x[i+{ca}, j+{cb}], not x[i, j], because the true convolution flips the "
+                 f"kernel (read it off the forward formulas above)"),
+            Step(term(a, b),
+                 f"collect the {m * m} terms into one sum: the delta map laid on the "
+                 f"{m}x{m} patch of the image that starts at row {ca}, column {cb}"),
+            Step(c[ca, cb],
+                 f"a patch times the delta map, summed, is one entry of the cross-correlation "
+                 f"x ⋆ δ of the image with the delta map (slide δ over x, no flip): here the "
+                 f"entry [{ca},{cb}]"),
+        ], definitions=definitions,
+        description=f"One kernel weight of the seed's network ({net.n}x{net.n} image, "
+                    f"{k}x{k} kernel, no padding), derived the way one would by hand. "
+                    f"δ[i,j] = ∂L/∂z[i,j] are the layer-1 deltas derived above.")
+
+
+def kernel_gradient_chain(net: ToyNet) -> dict:
+    """The whole k x k kernel gradient: a matrix of sums -> rot180(corr) -> conv(rot180(x), delta)."""
+    k = net.k
+    definitions, c, term = _kernel_chain_parts(net)
+    rotated = sp.Symbol(r"\operatorname{rot180}(x \star \delta)", real=True)
+    convolved = sp.Symbol(r"\operatorname{rot180}(x) * \delta", real=True)
+    definitions[rotated] = sp.ImmutableMatrix(rot180(correlate2d(net.xp, net.delta_sym)))
+    definitions[convolved] = sp.ImmutableMatrix(convolve2d(rot180(net.xp), net.delta_sym))
+    return chain(
+        r"\frac{\partial L}{\partial K}", net.full_kernel_gradient(), [
+            Step(sp.ImmutableMatrix(k, k, lambda a, b: term(a, b)),
+                 f"the same steps for every weight: k[a,b] multiplies x[i+{k - 1}−a, "
+                 f"j+{k - 1}−b] in z[i,j], so its gradient lays the delta map on the "
+                 f"patch that starts at [{k - 1}−a, {k - 1}−b]"),
+            Step(sp.ImmutableMatrix(k, k, lambda a, b: c[k - 1 - a, k - 1 - b]),
+                 "each sum is one entry of the cross-correlation x ⋆ δ, taken from the "
+                 "opposite corner: entry [a, b] of the gradient is entry "
+                 f"[{k - 1}−a, {k - 1}−b] of x ⋆ δ"),
+            Step(rotated,
+                 "reading a matrix from the opposite corner is a 180-degree rotation: the "
+                 "flip of the forward pass comes back in the gradient"),
+            Step(convolved,
+                 "rotating a cross-correlation by 180 degrees is the same as rotating the "
+                 "image and then taking the true convolution with the delta map; the delta "
+                 "map itself is NOT rotated (seed 004's first code rotated it)"),
+        ], definitions=definitions,
+        description=f"The whole {k}x{k} kernel gradient of the seed's network at once, "
+                    "ending in the form to code. x ⋆ δ is the 'valid' cross-correlation "
+                    "(no flip) and * the true convolution (kernel flipped), as in the forward "
+                    "pass.")
+
+
+def chains() -> dict[str, dict]:
+    net = ToyNet(3, 2, 0)
+    return {"delta": delta_chain(net), "kernel_weight": kernel_weight_chain(net),
+            "kernel_gradient": kernel_gradient_chain(net)}
 
 # --------------------------------------------------------------------------
 def derive() -> dict:
@@ -411,6 +556,7 @@ def derive() -> dict:
         "source": "derivations/toy_net.py",
         "cases": cases,
         "facts": facts,
+        "chains": chains(),
     }
 
 
