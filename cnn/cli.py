@@ -7,6 +7,7 @@
               [--save PATH] [--resume PATH] [--json] ...
     cnn evaluate --load PATH [--data DIR] [--json]
     cnn bench [ARGS...]          (cnn.bench: timings of the training step)
+    cnn check FUNCTION MODULE:NAME [--json] ...   (cnn.check: check your own back-prop)
 
 (also ``python -m cnn ...``). Progress bars and per-epoch lines go to
 stderr; the summary (or, with ``--json``, exactly one JSON object) goes to
@@ -149,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cnn", description="Train and evaluate the seed CNNs (NumPy, hand-written "
                                 "back-propagation).")
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{train,evaluate,bench}")
+                                metavar="{train,evaluate,check,bench}")
 
     epilog = "defaults (network, data: epochs, batch, lr, momentum, schedule, warm-up, seed, dtype):\n" + \
         "\n".join(f"  {n} on {d}: {h['epochs']}, {h['batch_size']}, {h['lr']}, {h['momentum']}, "
@@ -204,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     # main); the entry here lists it in `cnn --help`.
     sub.add_parser("bench", add_help=False, help="time the training step (cnn.bench; "
                                                  "`cnn bench --help` for its options)")
+    # `cnn check ...` likewise goes to cnn.check.cli.main (it imports and runs the
+    # user's code; exit 0 right, 1 wrong, 2 usage error).
+    sub.add_parser("check", add_help=False, help="check your own backward function and name "
+                                                 "its mistake (`cnn check --help`)")
     return parser
 
 
@@ -552,6 +557,9 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:
         return _bench(argv[1:])
+    if argv[:1] == ["check"]:
+        from .check.cli import main as check_main
+        return check_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
