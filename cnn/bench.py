@@ -1,7 +1,7 @@
 r"""``python -m cnn.bench``: how fast the NumPy code is, against PyTorch and the loops.
 
 One run measures, under a stated BLAS/OpenMP thread count (``--threads``,
-1 and 2 by default; the targets use the first):
+1 and 2 by default; the speed goals use the first):
 
 * one training step (forward + backward + SGD update) of the seed-003 MNIST
   network at batch 32, 64 and 256, float32 and float64, for

@@ -23,8 +23,11 @@ The backward pass, with $\delta = \partial L/\partial y$:
 * $\partial L/\partial w[f,c,a,e] = \sum_{n,i,j} \delta[n,f,i,j]\, x_p[n,c,si+a,sj+e]$,
   a correlation of the input with $\delta$: ``cols @ delta``;
 * $\partial L/\partial x_p[n,c,u,v] = \sum_{f,i,j,\ si+a=u,\ sj+e=v} \delta[n,f,i,j]\, w[f,c,a,e]$,
-  a full convolution of the (stride-dilated) $\delta$ with the 180-degree
-  rotated kernels, summed over $f$. Computed as the transpose of im2col
+  a full cross-correlation (sliding window, no flip) of the stride-dilated
+  $\delta$ with the 180-degree rotated kernels, summed over $f$; equivalently a
+  full true convolution (kernel flipped, as ``scipy.signal.convolve2d``) with
+  the kernels as they are. Rotating the kernels *and* using a true convolution
+  would flip twice, which is wrong. Computed as the transpose of im2col
   (*col2im*): for each kernel offset $(a, e)$, the slice
   $w[:, :, a, e]^\top \delta$ of ``dcols = w.T @ delta`` is added back onto
   the strided positions $x_p[s i + a, s j + e]$ it was read from. That is a

@@ -22,8 +22,9 @@ def softmax_cross_entropy(logits, labels):
     With $p = \mathrm{softmax}(z)$ row by row and $t_n$ the class of row $n$:
 
     $$L = -\frac1N \sum_n \log p[n, t_n]
-        = \frac1N \sum_n \Big(\log\sum_k e^{z[n,k]} - z[n, t_n]\Big),\qquad
-      \frac{\partial L}{\partial z[n,k]} = \frac{p[n,k] - [k = t_n]}{N}.$$
+        = \frac1N \sum_n \Big(\log\sum_k e^{z[n,k]} - z[n, t_n]\Big),$$
+
+    $$\frac{\partial L}{\partial z[n,k]} = \frac{p[n,k] - [k = t_n]}{N}.$$
 
     The gradient $p - y$ uses $\sum_k y[n,k] = 1$, which one-hot labels satisfy.
 

@@ -16,8 +16,9 @@ whereas a cross-correlation (what deep-learning libraries call "convolution")
 does not: $(x \star K)[i,j] = \sum_{a,b} x[i+a, j+b] K[a,b]$. So
 $x * K = x \star \mathrm{rot180}(K)$. With $\delta = \partial L/\partial z_1$,
 
-$$\frac{\partial L}{\partial K[a,b]} = \sum_{i,j} \delta[i,j]\, x_p[i+k-1-a,\, j+k-1-b]
-  = \mathrm{rot180}(x_p \star \delta)[a,b] = (\mathrm{rot180}(x_p) * \delta)[a,b].$$
+$$\frac{\partial L}{\partial K[a,b]} = \sum_{i,j} \delta[i,j]\, x_p[i+k-1-a,\, j+k-1-b]$$
+
+$$= \mathrm{rot180}(x_p \star \delta)[a,b] = (\mathrm{rot180}(x_p) * \delta)[a,b].$$
 
 The seed's first code computed $x_p * \mathrm{rot180}(\delta) = x_p \star \delta$,
 the true gradient rotated by 180 degrees; see :func:`kernel_gradient` for the

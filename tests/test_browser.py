@@ -177,6 +177,9 @@ class Recorder:
         self.page.on("pageerror", lambda error: self.page_errors.append(str(error)))
         self.page.on("requestfailed", self._failed)
         self.page.on("response", self._response)
+        # Every request that completed, the search worker's included (for page weight).
+        self.finished = []
+        self.context.on("requestfinished", lambda request: self.finished.append(request))
 
     def _local(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -299,6 +302,141 @@ async () => {
 """
 
 
+# Display formulas wider than the content column, outside closed <details>
+# (a folded expansion is fine; what the reader sees must fit).
+_WIDE_FORMULAS_JS = r"""
+() => {
+  const column = document.querySelector(".md-content__inner");
+  if (!column) return [{error: "no .md-content__inner"}];
+  const style = getComputedStyle(column);
+  const width = column.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const wide = [];
+  for (const math of document.querySelectorAll('mjx-container[display="true"]')) {
+    if (math.closest("details:not([open])")) continue;
+    if (!math.checkVisibility({visibilityProperty: true})) continue;
+    const inner = math.querySelector(":scope > mjx-math") || math;
+    const formula = Math.max(inner.getBoundingClientRect().width, inner.scrollWidth);
+    if (formula > width + 2) {
+      const tex = math.closest(".arithmatex")?.getAttribute("data-tex")
+               || math.querySelector("mjx-assistive-mml")?.textContent || "";
+      const heading = [...document.querySelectorAll("article h1, article h2, article h3")]
+        .filter((h) => h.compareDocumentPosition(math) & Node.DOCUMENT_POSITION_FOLLOWING).pop();
+      wide.push({width: Math.round(formula), column: Math.round(width),
+                 under: heading ? heading.textContent.replace("¶", "").trim().slice(0, 60) : "",
+                 text: tex.replace(/\s+/g, " ").trim().slice(0, 90)});
+    }
+  }
+  return wide;
+}
+"""
+
+# At phone width: does the page scroll sideways, and which elements stick out
+# of the viewport without a scrolling box around them.
+_OVERFLOW_JS = r"""
+() => {
+  const limit = window.innerWidth + 1;
+  const scrollWidth = document.documentElement.scrollWidth;
+  const clipped = (element) => {
+    for (let a = element.parentElement; a && a !== document.body; a = a.parentElement) {
+      const overflow = getComputedStyle(a).overflowX;
+      if (overflow !== "visible" && a.getBoundingClientRect().right <= limit) return true;
+    }
+    return false;
+  };
+  const culprits = [];
+  if (scrollWidth > limit) {
+    for (const element of document.body.querySelectorAll("*")) {
+      const right = element.getBoundingClientRect().right + window.scrollX;
+      if (right <= limit || !element.checkVisibility()) continue;
+      const parent = element.parentElement;
+      if (parent && parent.getBoundingClientRect().right + window.scrollX > limit) continue;
+      if (clipped(element)) continue;
+      const name = element.tagName.toLowerCase()
+        + (element.classList.length ? "." + [...element.classList].slice(0, 2).join(".") : "");
+      culprits.push(`${name} reaches ${Math.round(right)} px: `
+                    + (element.textContent || "").replace(/\s+/g, " ").trim().slice(0, 70));
+      if (culprits.length >= 8) break;
+    }
+  }
+  return {scrollWidth, innerWidth: window.innerWidth, culprits};
+}
+"""
+
+# Exercises: "Exercise..." admonitions (docs/hooks/exports.py's exercise
+# placeholder) and "Exercises" sections (heading to the next heading of the
+# same level; in notebooks each exercise is a paragraph opening with a bold
+# "N."). Each needs a folded <details> whose summary says "Answer", with
+# visible content once opened.
+_EXERCISES_JS = r"""
+() => {
+  const article = document.querySelector("article") || document.body;
+  const isAnswer = (d) => /answer/i.test(d.querySelector(":scope > summary")?.textContent || "");
+  const title = (a) => (a.querySelector(":scope > .admonition-title, :scope > summary")
+                        ?.textContent || "").trim();
+  const admonitions = [...article.querySelectorAll(".admonition, details")]
+    .filter((a) => /^exercise/i.test(title(a)));
+  const headings = [...article.querySelectorAll("h1, h2, h3, h4")]
+    .filter((h) => /^exercises?\b/i.test(h.textContent.trim()));
+  const sections = headings.map((h) => {
+    const level = Number(h.tagName[1]);
+    const nodes = [];
+    // Notebook cells nest headings in their own wrappers: walk the document order.
+    const walker = document.createTreeWalker(article, NodeFilter.SHOW_ELEMENT);
+    walker.currentNode = h;
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (/^H[1-4]$/.test(n.tagName) && Number(n.tagName[1]) <= level) break;
+      nodes.push(n);
+    }
+    const numbered = nodes.filter((n) => n.matches("p") &&
+      /^\d+\./.test(n.querySelector(":scope > strong:first-child")?.textContent.trim() || ""));
+    const answers = nodes.filter((n) => n.matches("details") && isAnswer(n));
+    return {heading: h.textContent.replace("¶", "").trim(),
+            exercises: Math.max(numbered.length, nodes.filter((n) => admonitions.includes(n)).length),
+            answers: answers.length};
+  });
+  const answerText = (d) => {   // opened, then closed again as the reader left it
+    const wasOpen = d.open;
+    d.open = true;
+    const copy = d.cloneNode(true);
+    copy.querySelector(":scope > summary")?.remove();
+    const summary = d.querySelector(":scope > summary")?.getBoundingClientRect().height || 0;
+    const visible = d.getBoundingClientRect().height > summary + 2;
+    d.open = wasOpen;
+    return visible ? copy.textContent.trim() : "";
+  };
+  const allAnswers = [...article.querySelectorAll("details")].filter(isAnswer);
+  return {
+    sections,
+    admonitions: admonitions.map((a) => {
+      const answers = [...a.querySelectorAll("details")].filter(isAnswer);
+      return {title: title(a).slice(0, 80), answers: answers.length};
+    }),
+    emptyAnswers: allAnswers.filter((d) => answerText(d) === "").length,
+    answers: allAnswers.length,
+  };
+}
+"""
+
+PHONE = {"width": 390, "height": 844}
+WEIGHTS = ROOT / "test-artifacts" / "page-weights.json"
+HOME_PAGE_BUDGET = 600 * 1024    # bytes transferred for index.html and all it loads
+
+
+def _transferred(requests, server: str) -> dict[str, int]:
+    """URL (site-relative) -> bytes on the wire (headers + body) of each finished request."""
+    sizes = {}
+    for request in requests:
+        if request.url.startswith("data:"):
+            continue   # inline: already counted in the page that holds it
+        size = request.sizes()
+        response = request.response()
+        # Chromium reports no body size for a worker's own script: take Content-Length.
+        declared = int((response.headers.get("content-length") or 0) if response else 0)
+        sizes[request.url.replace(server, "")] = (max(size["responseBodySize"], declared)
+                                                  + size["responseHeadersSize"])
+    return sizes
+
+
 @dataclass
 class Visit:
     page: str
@@ -306,6 +444,14 @@ class Visit:
     error: str | None = None          # the page never became ready
     math: dict = field(default_factory=dict)
     images: list[dict] = field(default_factory=list)
+    requests: dict[str, int] = field(default_factory=dict)   # URL -> bytes transferred
+    wide_formulas: list[dict] = field(default_factory=list)  # at 1280 px
+    exercises: dict = field(default_factory=dict)
+    overflow_390: dict = field(default_factory=dict)         # at 390 px
+
+    @property
+    def weight(self) -> int:
+        return sum(self.requests.values())
 
 
 def _screenshot_path(page: str) -> Path:
@@ -331,6 +477,9 @@ def visit(browser, server, built_site):
             record.images = recorder.page.evaluate(_IMAGES_JS)
             record.math = recorder.page.evaluate(
                 _MATH_JS, (built_site / page).read_text(encoding="utf-8"))
+            record.wide_formulas = recorder.page.evaluate(_WIDE_FORMULAS_JS)
+            record.requests = _transferred(recorder.finished, server)
+            record.exercises = recorder.page.evaluate(_EXERCISES_JS)
         except Error as error:
             record.error = str(error).splitlines()[0]
         finally:
@@ -340,9 +489,18 @@ def visit(browser, server, built_site):
                 recorder.page.screenshot(path=str(target), full_page=True)
             except Error as error:
                 record.problems.append(f"screenshot failed: {error}")
+            if record.error is None:   # last: it changes the layout of the page
+                try:
+                    recorder.page.set_viewport_size(PHONE)
+                    record.overflow_390 = recorder.page.evaluate(_OVERFLOW_JS)
+                except Error as error:
+                    record.overflow_390 = {"error": str(error).splitlines()[0]}
             record.problems += recorder.problems()
             recorder.close()
         visits[page] = record
+        WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
+        WEIGHTS.write_text(json.dumps({p: {"bytes": v.weight, "requests": v.requests}
+                                       for p, v in sorted(visits.items())}, indent=1))
         return record
 
     return _visit
@@ -367,6 +525,11 @@ def test_page_math_is_typeset(visit, page):
     record = visit(page)
     _ready(record)
     math = record.math
+    if math["done"] == "none":   # docs/hooks/light_pages.py found no math and left MathJax out
+        assert math["elementsWithMath"] == 0 and not math["rawTex"], (
+            f"{page}: served without MathJax, but holds TeX: {math['untypeset'][:3]} "
+            f"{math['rawTex'][:3]} (docs/hooks/light_pages.py: has_math)")
+        return
     assert math["done"] == "true", f"{page}: MathJax finished with data-mathjax-done={math['done']!r}"
     assert math["countMismatch"] is None, (
         f"{page}: math containers in the served HTML vs the live page: {math['countMismatch']}")
@@ -545,7 +708,7 @@ def test_site_works_from_file_url(browser, built_site):
     try:
         page.goto((built_site / "index.html").as_uri())
         done = _wait_until_ready(page)
-        assert done == "true", f"file://.../index.html: data-mathjax-done={done!r}"
+        assert done in ("true", "none"), f"file://.../index.html: data-mathjax-done={done!r}"
         _search(page, query)
         try:
             page.wait_for_selector(".md-search-result__item", timeout=10_000)
@@ -576,3 +739,201 @@ def test_search_index_lists_every_page(built_site):
     docs = json.loads((built_site / "search" / "search_index.json").read_text(encoding="utf-8"))
     locations = {d["location"].split("#")[0] for d in docs["docs"]}
     assert set(PAGES) <= locations, f"pages missing from search: {set(PAGES) - locations}"
+
+
+# --------------------------------------------------------------------------- a light page
+
+def test_home_page_weight(visit):
+    """index.html and everything its load fetches, search worker included: under 600 KB."""
+    record = visit("index.html")
+    _ready(record)
+    listing = "\n  ".join(f"{size / 1024:7.1f} KB  {url}" for url, size in
+                          sorted(record.requests.items(), key=lambda item: -item[1]))
+    assert record.weight < HOME_PAGE_BUDGET, (
+        f"index.html transfers {record.weight / 1024:.0f} KB, over "
+        f"{HOME_PAGE_BUDGET // 1024} KB:\n  {listing}")
+    assert not any("search_index" in url for url in record.requests), (
+        f"index.html downloads the search index before anyone searches "
+        f"(docs/javascripts/lazy_search.js):\n  {listing}")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_without_math_loads_no_mathjax(visit, built_site, page):
+    record = visit(page)
+    _ready(record)
+    served = (built_site / page).read_text(encoding="utf-8")
+    if 'data-mathjax-done="none"' not in served:
+        return   # a page with math: test_page_math_is_typeset checks it
+    loaded = [url for url in record.requests if "mathjax" in url.lower()]
+    assert not loaded, f"{page} has no math but loads {loaded}"
+
+
+def test_every_display_formula_fits_the_column_at_1280px(visit):
+    """At 1280 px no visible display formula is wider than the content column.
+
+    A horizontal scroll bar under a formula is not a fix: long expansions go
+    into a folded block (``??? details``, skipped here while closed) or are
+    broken into lines. Reports every offending formula of every page.
+    """
+    offenders = []
+    for page in PAGES:
+        record = visit(page)
+        if record.error is not None:
+            offenders.append(f"{page}: never became ready: {record.error}")
+            continue
+        offenders += [f"{page}: {f['width']} px in a {f['column']} px column"
+                      f" (under {f['under']!r}): {f['text']}" for f in record.wide_formulas]
+    assert not offenders, (f"{len(offenders)} display formulas wider than the column at "
+                           f"{VIEWPORT['width']} px:\n  " + "\n  ".join(offenders))
+
+
+def test_no_page_scrolls_sideways_at_390px(visit):
+    """On a phone (390 px) the page itself never scrolls horizontally.
+
+    A wide formula, table or code block may scroll inside its own box; the
+    page may not. Reports each page with the elements that stick out.
+    """
+    offenders = []
+    for page in PAGES:
+        record = visit(page)
+        found = record.overflow_390
+        if record.error is not None or "error" in found:
+            offenders.append(f"{page}: not measured: {record.error or found['error']}")
+        elif found["scrollWidth"] > found["innerWidth"] + 1:
+            offenders.append(f"{page}: {found['scrollWidth']} px wide in {found['innerWidth']} px"
+                             + "".join(f"\n      {c}" for c in found["culprits"]))
+    assert not offenders, "pages that scroll sideways at 390 px:\n  " + "\n  ".join(offenders)
+
+
+# The derivation pages: each ends with exercises, their answers folded.
+DERIVATION_PAGES = ["conventions.html", "toy_net.html"] + sorted(
+    p for p in PAGES if p.startswith("layers/"))
+
+
+def test_exercises_have_answers(visit):
+    """Every exercise has a folded "Answer" (<details>) that shows something when opened;
+    every derivation page has exercises."""
+    problems = []
+    for page in PAGES:
+        record = visit(page)
+        if record.error is not None:
+            problems.append(f"{page}: never became ready: {record.error}")
+            continue
+        found = record.exercises
+        has_exercises = bool(found["sections"] or found["admonitions"])
+        if page in DERIVATION_PAGES and not has_exercises:
+            problems.append(f"{page}: a derivation page without exercises (no 'Exercises' "
+                            f"heading, no 'Exercise: ...' admonition)")
+        for section in found["sections"]:
+            if section["answers"] == 0 or section["answers"] < section["exercises"]:
+                problems.append(f"{page}: section {section['heading']!r} has "
+                                f"{section['exercises']} exercises and {section['answers']} "
+                                f"'Answer' blocks")
+        problems += [f"{page}: exercise {a['title']!r} has no folded 'Answer' block"
+                     for a in found["admonitions"] if a["answers"] == 0]
+        if found["emptyAnswers"]:
+            problems.append(f"{page}: {found['emptyAnswers']} of {found['answers']} 'Answer' "
+                            f"blocks show nothing when opened")
+    assert not problems, "exercises:\n  " + "\n  ".join(problems)
+
+
+def test_404_page_is_styled_from_file_url(browser, built_site):
+    """404.html opened from disk loads Material's stylesheet (MkDocs writes it with
+    /assets/... URLs; docs/hooks/light_pages.py makes them relative)."""
+    recorder = Recorder(browser, local_scheme="file")
+    page = recorder.page
+    try:
+        page.goto((built_site / "404.html").as_uri())
+        page.wait_for_load_state("networkidle")
+        header = page.evaluate("() => { const h = document.querySelector('.md-header');"
+                               " return h && getComputedStyle(h).position; }")
+        sheets = page.evaluate("() => [...document.styleSheets].filter((s) => s.href &&"
+                               " s.href.includes('/assets/stylesheets/main.')).length")
+        nav = page.evaluate("() => document.querySelector('.md-nav__link[href]')?.href || ''")
+    finally:
+        problems = recorder.problems()
+        recorder.close()
+    assert sheets == 1, "file://.../404.html: Material's main stylesheet did not load"
+    assert header == "sticky", f"file://.../404.html: the header is not styled (position {header!r})"
+    assert nav.startswith((built_site.as_uri() + "/")), f"404.html: nav link {nav!r} leaves the site"
+    assert not problems, "404.html from file://:\n  " + "\n  ".join(problems)
+
+
+# --------------------------------------------------------------------------- figures
+
+# Every build-time figure (docs/figures/, {{ figure(...) }}) and every notebook
+# SVG output: present, visible, not empty, and inside the content column.
+_FIGURES_JS = r"""
+() => {
+  const column = document.querySelector(".md-content__inner");
+  if (!column) return {error: "no .md-content__inner"};
+  const box = column.getBoundingClientRect();
+  const style = getComputedStyle(column);
+  const left = box.left + parseFloat(style.paddingLeft) - 1;
+  const right = box.right - parseFloat(style.paddingRight) + 1;
+  const shown = [...document.querySelectorAll("figure.cnn-figure, .jp-RenderedSVG img")];
+  return {figures: shown.map((f) => {
+    const r = f.getBoundingClientRect();
+    const parts = [...f.querySelectorAll("svg")].map((s) => s.getBoundingClientRect());
+    return {name: f.dataset.figure || f.tagName.toLowerCase(),
+            visible: f.checkVisibility({visibilityProperty: true, opacityProperty: true}),
+            width: r.width, height: r.height, left: r.left, right: r.right,
+            empty: parts.filter((p) => p.width < 1 || p.height < 1).length,
+            outside: parts.filter((p) => p.left < left || p.right > right).length,
+            natural: f.tagName === "IMG" ? f.naturalWidth : null};
+  }), left, right};
+}
+"""
+
+
+def _figure_pages() -> dict[str, int]:
+    """Site page -> number of figures its source asks for (placeholders, SVG cells)."""
+    import re
+    pages = {}
+    for path in sorted(DOCS.rglob("*.md")) + sorted((DOCS / "notebooks").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        n = len(re.findall(r"^\s*\{\{\s*figure\(", text, re.M))
+        n += len(re.findall(r"^SVG\(FIGURES\[", text, re.M))
+        if n:
+            pages[path.relative_to(DOCS).with_suffix(".html").as_posix()] = n
+    return pages
+
+
+FIGURE_PAGES = _figure_pages()
+
+
+@pytest.mark.parametrize("page", sorted(FIGURE_PAGES))
+def test_page_figures_are_visible_and_fit_the_column(browser, server, page):
+    recorder = Recorder(browser)
+    problems = []
+    try:
+        recorder.page.goto(server + page)
+        _wait_until_ready(recorder.page)
+        for viewport in (VIEWPORT, PHONE):
+            recorder.page.set_viewport_size(viewport)
+            recorder.page.wait_for_timeout(100)
+            found = recorder.page.evaluate(_FIGURES_JS)
+            at = f"{page} at {viewport['width']} px"
+            if "error" in found:
+                problems.append(f"{at}: {found['error']}")
+                continue
+            figures = found["figures"]
+            if len(figures) != FIGURE_PAGES[page]:
+                problems.append(f"{at}: {len(figures)} figures, the source asks for "
+                                f"{FIGURE_PAGES[page]}")
+            for f in figures:
+                if not f["visible"] or f["width"] < 50 or f["height"] < 50:
+                    problems.append(f"{at}: {f['name']} not visible or empty "
+                                    f"({f['width']:.0f} x {f['height']:.0f} px)")
+                if f["left"] < found["left"] or f["right"] > found["right"]:
+                    problems.append(f"{at}: {f['name']} spans {f['left']:.0f}-{f['right']:.0f}"
+                                    f" px, the column {found['left']:.0f}-{found['right']:.0f}")
+                if f["empty"] or f["outside"]:
+                    problems.append(f"{at}: {f['name']}: {f['empty']} empty SVGs, "
+                                    f"{f['outside']} outside the column")
+                if f["natural"] is not None and f["natural"] <= 0:
+                    problems.append(f"{at}: {f['name']}: the SVG image did not load")
+    finally:
+        problems += recorder.problems()
+        recorder.close()
+    assert not problems, "figures:\n  " + "\n  ".join(problems)

@@ -10,14 +10,29 @@ placeholder instead, and this hook replaces it with Markdown at build time:
     Every formula of the case whose name starts with the prefix, in natural
     name order (``[2]`` before ``[10]``), one display block each.
 ``{{ fact("toy_net", "gradient_is_convolution") }}``
-    An admonition: "Proven" (success) if the fact holds, "Refuted" (failure)
-    if not, with the statement, its LaTeX, the check that was run and, folded,
-    its data.
+    An admonition: "Proven for every size" (with the assumptions the proof
+    makes), "Proven on the listed sizes only" (with the sizes), or "Proven"
+    (a fact about no array sizes) if the fact holds, "Refuted" (failure) if
+    not; with the statement, its LaTeX, the derivation step by step if the
+    fact has ``steps`` (each a displayed equation and its justification), the
+    check that was run and, folded, the rest of its data.
+``{{ chain("toy_net", "kernel_gradient") }}``
+    A derivation step by step (:mod:`derivations.steps`): each step's
+    justification in words and its equation, the first ``lhs = ...``, the
+    others ``= ...``, in an "abstract" admonition that ends saying how every
+    step was proven equal to the one before.
+``{{ exercise("toy_net", "predict_kernel_gradient") }}``
+    An exercise from ``docs/exercises/toy_net.py`` (see that package): the
+    question in a "question" admonition, the answer, computed at build time
+    by the project's code, folded inside it.
 ``{{ source("cnn/toy_net.py", "gradients") }}``
     The exact source of a top-level function or class (``"Class.method"``
     for a method), decorators included, as a Python block titled with the
     path and line numbers; ``{{ source("path") }}`` includes the whole file.
     Paths are relative to the repository root (where mkdocs.yml is).
+``{{ figure("toy_graph") }}``
+    A figure drawn at build time by ``docs/figures/`` from the exports and
+    ``cnn``: its inline SVG and caption in ``<figure class="cnn-figure">``.
 ``{{ test_counts() }}``
     A table of the test suite: per file under ``tests/``, the test functions
     and the tests pytest collects (parametrizations counted), with a total;
@@ -115,15 +130,71 @@ class _Renderer:
         if name not in facts:
             raise self.fail(where, f"{subject} has no fact {name!r}; it has {sorted(facts)}")
         fact = facts[name]
-        kind, title = ("success", "Proven") if fact["holds"] else ("failure", "Refuted")
+        data = dict(fact.get("data") or {})
+        sizes = data.pop("sizes", "none")
+        assumptions = data.pop("assumptions", [])
+        listed = data.pop("listed_sizes", [])
+        steps = data.pop("steps", [])
+        if not fact["holds"]:
+            kind, title = "failure", "Refuted"
+        else:
+            titles = {"all": "Proven for every size", "listed": "Proven on the listed sizes only"}
+            kind, title = "success", titles.get(sizes, "Proven")
         body = [fact["statement"]]
         if fact.get("latex"):
             body.append(_display(fact["latex"]))
+        if sizes == "all":
+            body.append("**For every size**, assuming:\n\n"
+                        + "\n".join(f"- {_escape(a)}" for a in assumptions))
+        elif sizes == "listed":
+            shown = "; ".join(_escape(s) for s in listed[:3])
+            more = f" and {len(listed) - 3} more (see Sizes)" if len(listed) > 3 else ""
+            body.append(f"**Checked on listed sizes only**, not proven for every size: "
+                        f"{shown}{more}.")
+            if len(listed) > 3:
+                body.append('??? note "Sizes"\n\n' + _indent(
+                    "\n".join(f"- {_escape(s)}" for s in listed), "    "))
+        for number, step in enumerate(steps, 1):
+            body.append(f"**Step {number}.** {_escape(step['justification'])}\n\n"
+                        + _display(step["latex"]))
         body.append(f"Checked by: {_inline_code(fact['check'])}")
-        if fact.get("data"):
-            data = json.dumps(fact["data"], indent=1, sort_keys=True)
-            body.append('??? note "Data"\n\n' + _indent(_fence(data, "json"), "    "))
+        if data:
+            text = json.dumps(data, indent=1, sort_keys=True)
+            body.append('??? note "Data"\n\n' + _indent(_fence(text, "json"), "    "))
         return f'!!! {kind} "{title}"\n\n' + _indent("\n\n".join(body), "    ")
+
+    def chain(self, where: str, subject: str, name: str) -> str:
+        try:
+            c = self.export(subject, where).chain(name)
+        except KeyError as exc:
+            raise self.fail(where, _message(exc)) from exc
+        body = [c.description] if c.description else []
+        for number, step in enumerate(c.steps, 1):
+            equation = f"{c.lhs} = {step.latex}" if number == 1 else f"= {step.latex}"
+            body.append(f"**Step {number}.** {_escape(step.justification)}\n\n"
+                        + _display(equation))
+        body.append(f"Every step is proven equal to the one before it when the derivation "
+                    f"runs (`python -m derivations.{subject}`): {_escape(c.proven)}.")
+        return '!!! abstract "Step by step"\n\n' + _indent("\n\n".join(body), "    ")
+
+    def exercise(self, where: str, page: str, name: str) -> str:
+        module = self.root / "docs" / "exercises" / f"{page}.py"
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", page) or not module.is_file():
+            raise self.fail(where, f"no exercises module docs/exercises/{page}.py")
+        if str(ROOT) not in sys.path:      # mkdocs restores sys.path after loading hooks
+            sys.path.insert(0, str(ROOT))   # exercise modules import docs.exercises
+        functions = _exercise_module(module)
+        if name not in functions:
+            raise self.fail(where, f"docs/exercises/{page}.py has no exercise {name!r}; it has "
+                                   f"{sorted(functions)}")
+        try:
+            ex = functions[name]()
+        except Exception as exc:       # the answer is computed: a failure fails the build
+            raise self.fail(where, f"computing the exercise failed: {type(exc).__name__}: "
+                                   f"{exc}") from exc
+        answer = '??? success "Answer"\n\n' + _indent(ex.answer, "    ")
+        return (f'!!! question "Exercise: {_escape(ex.title)}"\n\n'
+                + _indent(ex.question + "\n\n" + answer, "    "))
 
     def source(self, where: str, path: str, name: str | None = None) -> str:
         file = (self.root / path).resolve()
@@ -174,7 +245,24 @@ class _Renderer:
         rows.append(f"| **Total** | **{total_functions}** | **{total_tests}** |")
         return "\n".join(rows) + "\n"
 
-    HANDLERS = ("formula", "formulas", "fact", "source", "test_counts")
+    def figure(self, where: str, name: str) -> str:
+        if str(ROOT) not in sys.path:      # mkdocs restores sys.path after loading hooks
+            sys.path.insert(0, str(ROOT))
+        from docs.figures import FIGURES   # imports cnn: only when a page has a figure
+        if name not in FIGURES:
+            raise self.fail(where, f"no figure {name!r}; known: {sorted(FIGURES)}")
+        try:
+            fig = FIGURES[name]()           # drawn afresh: `mkdocs serve` sees new exports
+        except Exception as exc:
+            raise self.fail(where, f"figure {name!r} could not be drawn: "
+                                   f"{type(exc).__name__}: {_message(exc)}") from exc
+        # Raw HTML for Markdown: one block, so no blank line inside it.
+        body = "\n".join(line for line in fig.svg.splitlines() if line.strip())
+        caption = fig.caption.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return (f'<figure class="cnn-figure" id="figure-{name}" data-figure="{name}">\n'
+                f"{body}\n<figcaption>{caption}</figcaption>\n</figure>")
+
+    HANDLERS = ("formula", "formulas", "fact", "chain", "exercise", "source", "test_counts", "figure")
 
     def render(self, call: str) -> str:
         name, args, kwargs = _parse_call(call, lambda msg: self.fail(call, msg))
@@ -345,6 +433,22 @@ def _parse_call(call: str, fail) -> tuple[str, list[Any], dict[str, Any]]:
 # ---------------------------------------------------------------------------
 # Markdown builders
 # ---------------------------------------------------------------------------
+_EXERCISE_MODULES: dict[Path, dict[str, Callable]] = {}
+
+
+def _exercise_module(path: Path) -> dict[str, Callable]:
+    """The public functions of ``docs/exercises/<page>.py``, imported once per build."""
+    if path not in _EXERCISE_MODULES:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location(f"docs_exercises_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _EXERCISE_MODULES[path] = {n: f for n, f in vars(module).items()
+                                   if inspect.isfunction(f) and f.__module__ == module.__name__
+                                   and not n.startswith("_")}
+    return _EXERCISE_MODULES[path]
+
+
 def _display(latex: str) -> str:
     """A display-math block that pymdownx.arithmatex recognises."""
     return f"$$\n{latex}\n$$"
@@ -359,6 +463,12 @@ def _fence(code: str, language: str, *, title: str = "", first_line: int | None 
     if first_line is not None:
         options.append(f'linenums="{first_line}"')
     return f"{ticks}{' '.join([language, *options])}\n{code}\n{ticks}"
+
+
+def _escape(text: str) -> str:
+    """Plain text (a fact's assumptions, a step's justification) safe inside Markdown."""
+    text = re.sub(r"([\\`*_{}\[\]#|])", r"\\\1", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _inline_code(text: str) -> str:

@@ -42,6 +42,24 @@ print(f"{len(data.y_train)} training and {len(data.y_test)} test images, "
       f"shape {data.X_train.shape[1:]}")
 
 # %% [markdown]
+# The table above as a picture, drawn from a forward pass of `cnn.MnistNet`:
+# each box is an array with its shape (N images per batch), each arrow the
+# operation that makes the next one. Watch the sizes shrink: 28 to 24 (a 5x5
+# kernel without padding), 24 to 12 (the pool), then 288 numbers per image.
+
+# %%
+import sys
+from pathlib import Path
+
+from IPython.display import SVG
+
+# The figures live in the checkout's docs/figures (not in the installed package).
+sys.path.insert(0, str(Path(cnn.__file__).resolve().parents[1]))
+from docs.figures import FIGURES  # noqa: E402
+
+SVG(FIGURES["arch_mnist"]().svg)
+
+# %% [markdown]
 # ## The digits on a 28x28 canvas
 #
 # Every pixel of an 8x8 digit becomes a 3x3 block (24x24) and a 2-pixel
@@ -126,7 +144,7 @@ fig.tight_layout()
 # %% [markdown]
 # ## Real MNIST, recorded
 #
-# The acceptance target: at least 97.5% test accuracy on real MNIST after 3
+# What we ask of this network: at least 97.5% test accuracy on real MNIST after 3
 # epochs with the CLI's default hyper-parameters (batch 64, lr 0.05,
 # momentum 0.9, cosine schedule after 200 warm-up steps, He initialisation,
 # standardised inputs, float32, one BLAS thread). Recorded with these

@@ -50,11 +50,11 @@ PyTorch {v['torch']}, threadpoolctl {v.get('threadpoolctl')}.
 
 **Threads:** measured with {', '.join(map(str, record['threads']))} BLAS/OpenMP
 thread(s) (threadpoolctl limits NumPy's OpenBLAS and PyTorch's OpenMP pool, and
-`torch.set_num_threads` is set to the same number); the targets use {first}.
+`torch.set_num_threads` is set to the same number); the speed goals use {first}.
 """))
 
 # %% [markdown]
-# ## The targets
+# ## The speed goals
 #
 # One training step of the seed-003 MNIST network (conv 2x1x5x5, ReLU, 2x2
 # max pool, dense 288 -> 60, ReLU, dense 60 -> 10, softmax cross-entropy;
@@ -65,8 +65,8 @@ thread(s) (threadpoolctl limits NumPy's OpenBLAS and PyTorch's OpenMP pool, and
 labels = {"ours_over_torch": ("ours / PyTorch, time per step", "<= 0.5", "{:.3f}"),
           "loops_over_ours": ("loop reference / ours, time per image", ">= 1000", "{:.0f}"),
           "epoch_seconds": ("epoch of 60,000 images (sgd_step loop), s", "< 2", "{:.2f}"),
-          "epoch_seconds_train_loop": ("epoch through cnn.train (not a target), s", "", "{:.2f}")}
-rows = ["| measure | median over repeats | min - max | target | met |", "|---|---:|---:|---|---|"]
+          "epoch_seconds_train_loop": ("epoch through cnn.train (no goal), s", "", "{:.2f}")}
+rows = ["| measure | median over repeats | min - max | goal | met |", "|---|---:|---:|---|---|"]
 for key, (label, target, fmt) in labels.items():
     s = summary.get(key)
     if s is None:
@@ -136,7 +136,7 @@ for r in one["mnist_step"]:
 if values:
     y = np.arange(len(values))
     axes[1].barh(y, values, xerr=[low, high], color="tab:blue", alpha=0.7)
-    axes[1].axvline(0.5, color="tab:red", linestyle="--", label="target 0.5")
+    axes[1].axvline(0.5, color="tab:red", linestyle="--", label="goal 0.5")
     axes[1].axvline(1.0, color="grey", linewidth=0.8)
     axes[1].set(yticks=y, yticklabels=labels_, xlabel="ours / PyTorch (median, p10-p90)",
                 title="time ratio per step (float bits, batch, threads)")

@@ -1,0 +1,44 @@
+"""Exercises for the site's pages, with answers computed by the project's own code.
+
+Each module here (one per page, e.g. ``toy_net.py``) defines functions that
+return an :class:`Exercise`: the question (Markdown) and its answer
+(Markdown), where every number, array or formula in the answer is computed
+at build time from :mod:`cnn` and the exports (:func:`derivations.load`), so
+an answer cannot disagree with the verified code. Pages include one with
+``{{ exercise("toy_net", "predict_kernel_gradient") }}``, which renders the
+question in a "question" admonition and the answer folded inside it.
+
+Answers may show exported formulas with :func:`formula_md` (never a
+gradient formula typed by hand) and arrays with :func:`array_md`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Exercise", "array_md", "formula_md"]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: ``title``, ``question`` and ``answer`` (Markdown)."""
+
+    title: str
+    question: str
+    answer: str
+
+
+def array_md(a, digits: int = 4) -> str:
+    """A small array as a fenced text block (rounded), for questions and answers."""
+    text = np.array2string(np.asarray(a, dtype=float), precision=digits, suppress_small=True,
+                           max_line_width=60)
+    return f"```text\n{text}\n```"
+
+
+def formula_md(subject: str, case: str, name: str) -> str:
+    """An exported formula as a display-math block (the equation ``lhs = rhs``)."""
+    import derivations
+    f = derivations.load(subject).formula(case, name)
+    return f"$$\n{f.equation}\n$$"

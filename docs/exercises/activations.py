@@ -1,0 +1,52 @@
+"""Exercises for the activations page: answers computed by cnn's activations."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import cnn
+import derivations
+from docs.exercises import Exercise, array_md
+
+Z = np.array([-2.0, -0.5, 0.0, 1.0, 3.0])
+
+
+def derivative_from_output() -> Exercise:
+    a = cnn.tanh(Z)
+    d = cnn.tanh.derivative(Z)
+    assert np.allclose(d, 1 - a ** 2)
+    return Exercise(
+        "Backward from the output alone",
+        "A tanh layer kept only its outputs:\n\n" + array_md(a) + "\n\nWhat is tanh' at "
+        "each entry? (You do not need z.)",
+        "1 − a², entry by entry:\n\n" + array_md(1 - a ** 2) + "\n\nThe library's "
+        "`cnn.tanh.derivative(z)` at the z these came from gives the same:\n\n"
+        + array_md(d))
+
+
+def find_the_bug() -> Exercise:
+    relu_then_tanh_derivative = 1 - cnn.relu(Z) ** 2
+    right = cnn.relu.derivative(Z)
+    return Exercise(
+        "Find the bug",
+        "Seed 000's channel `l2d` does this:\n\n```python\na = relu(z)           # forward\n"
+        "grad_z = grad_a * (1 - a ** 2)   # backward\n```\n\nAt\n\n" + array_md(Z)
+        + "\n\nwhat factor does the backward pass multiply by, and what should it be?",
+        "It uses tanh's derivative, 1 − a², on a ReLU output:\n\n"
+        + array_md(relu_then_tanh_derivative) + "\n\nThe ReLU derivative "
+        "(`cnn.relu.derivative`) is\n\n" + array_md(right) + "\n\nThey agree only where "
+        "z ≤ 0; for z = 3 the buggy factor is even negative, so the gradient points the "
+        "wrong way.")
+
+
+def relu_at_zero() -> Exercise:
+    at0 = derivations.load("activations").case("elementwise").parameters["relu_derivative_at_0"]
+    got = cnn.relu.backward(np.ones(1), np.zeros(1))
+    assert float(got[0]) == at0
+    return Exercise(
+        "ReLU at 0",
+        "What does `cnn.relu.backward(np.ones(1), np.zeros(1))` return: the upstream "
+        "gradient 1 passed back through ReLU at exactly z = 0?",
+        f"**{float(got[0]):g}**: ReLU has no derivative at 0, and the library uses "
+        f"relu'(0) = {at0:g}, the convention of the derivation (exported as "
+        "`relu_derivative_at_0`), seed 003's `dReLU` and PyTorch.")

@@ -1,0 +1,355 @@
+"""Convolution figures: the flip, and the backward pass frame by frame.
+
+* :func:`conv_vs_correlation`: which pixel meets which kernel weight in the
+  first output entry, for the toy net's true convolution (the terms of the
+  exported ``z1[0,0]``) and for the library's cross-correlation (read off
+  :func:`cnn.conv2d` by feeding it one-hot arrays).
+* :func:`dw_frames`, :func:`dx_frames`: the backward pass of a 3x3
+  convolution with padding 1 and stride 2 on a 5x5 input, one frame per
+  step; the test holds the frames' numbers to :func:`cnn.conv2d_backward`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import cnn
+import derivations
+
+from . import Figure
+from .svg import GRID, HIGHLIGHT, INK, MUTED, PALETTE, Svg, grid, num, plain_grid, sub
+from .toy import _names, product_terms
+
+# The example of the frames: one channel in, one out, so each frame is one picture.
+STRIDE, PADDING = 2, 1
+
+
+def example():
+    """(x, w, dy) of the frames: x (1,1,5,5), w (1,1,3,3), dy = G (1,1,3,3) = 1..9."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(-2, 3, (1, 1, 5, 5)).astype(float)
+    w = rng.integers(-1, 2, (1, 1, 3, 3)).astype(float)
+    oh = cnn.conv.output_size(5, 3, STRIDE, PADDING)
+    dy = np.arange(1.0, 1.0 + oh * oh).reshape(1, 1, oh, oh)
+    return x, w, dy
+
+
+# ---------------------------------------------------------------------------
+# Convolution vs cross-correlation
+# ---------------------------------------------------------------------------
+def _probe_pairs(op, n: int, k: int, out=(0, 0)):
+    """[(kernel index, pixel index)] that ``op(x, K)`` multiplies into output ``out``,
+    found by one-hot inputs: the output is 1 exactly when the pair meets."""
+    pairs = []
+    for a in range(k):
+        for b in range(k):
+            kernel = np.zeros((k, k))
+            kernel[a, b] = 1.0
+            for u in range(n):
+                for v in range(n):
+                    x = np.zeros((n, n))
+                    x[u, v] = 1.0
+                    if op(x, kernel)[out] == 1.0:
+                        pairs.append(((a, b), (u, v)))
+    return sorted(pairs)
+
+
+def correlation_pairs(n=3, k=2):
+    return _probe_pairs(lambda x, K: cnn.conv2d(x[None, None], K[None, None])[0, 0], n, k)
+
+
+def convolution_pairs(n=3, k=2):
+    return _probe_pairs(cnn.toy_net.convolve2d, n, k)
+
+
+def conv_vs_correlation() -> Figure:
+    c = derivations.load("toy_net").case("valid_3x3_k2")
+    v = c.variables
+    conv = product_terms(c.formulas["z1[0,0]"].expr, _names(v["kernel"]), _names(v["image"]))
+    corr = correlation_pairs(len(v["image"]), len(v["kernel"]))
+    n, k = len(v["image"]), len(v["kernel"])
+    data = {"image": n, "kernel": k, "convolution": conv, "correlation": corr}
+    colour = {(a, b): PALETTE[a * k + b] for a in range(k) for b in range(k)}
+    cell = 40
+    W, H = 600, 262
+    svg = Svg(W, H)
+    # The kernel as stored.
+    kx, ky = 22, 70
+    svg.text(kx + cell, 22, "kernel K", size=13, weight="bold")
+    svg.text(kx + cell, 40, "(as stored)", size=10, fill=MUTED)
+    names = [[f"k{sub(a, b)}" for b in range(k)] for a in range(k)]
+    grid(svg, kx, ky, names, cell=cell, labels=names, size=12, kind="kernel",
+         fills=[[colour[(a, b)] for b in range(k)] for a in range(k)],
+         extra=lambda a, b: {"data_kernel": f"{a},{b}", "data_colour": colour[(a, b)]})
+    panels = (("correlation", "cross-correlation", "cnn.conv2d, PyTorch: K as it is", corr,
+               "y₀₀"),
+              ("convolution", "true convolution", "toy net, scipy: K rotated 180°", conv,
+               "z₀₀"))
+    for p, (key, title, sub_title, pairs, out) in enumerate(panels):
+        x0 = 150 + p * 230
+        svg.open("g", class_="panel", data_kind=key)
+        svg.text(x0 + n * cell / 2, 22, title, size=13, weight="bold")
+        svg.text(x0 + n * cell / 2, 40, sub_title, size=10, fill=MUTED)
+        weight_of = {px: kw for kw, px in pairs}
+        for u in range(n):
+            for vv in range(n):
+                cx, cy = x0 + vv * cell, 56 + u * cell
+                if (u, vv) in weight_of:
+                    kw = weight_of[(u, vv)]
+                    svg.open("g", class_="pair", data_pixel=f"{u},{vv}",
+                             data_kernel=f"{kw[0]},{kw[1]}", data_colour=colour[kw])
+                    svg.rect(cx, cy, cell, cell, fill=colour[kw], stroke=INK)
+                    svg.text(cx + cell / 2, cy + cell / 2 - 7, f"x{sub(u, vv)}", size=11)
+                    svg.text(cx + cell / 2, cy + cell / 2 + 8, f"·k{sub(*kw)}", size=10)
+                    svg.close("g")
+                else:
+                    svg.rect(cx, cy, cell, cell, fill="white")
+                    svg.text(cx + cell / 2, cy + cell / 2, f"x{sub(u, vv)}", size=10, fill=GRID)
+        rows = sorted(weight_of)
+        svg.rect(x0 + min(q for _, q in rows) * cell, 56 + min(r for r, _ in rows) * cell,
+                 k * cell, k * cell, stroke=HIGHLIGHT, stroke_width=2.5)
+        terms = [f"k{sub(*weight_of[px])}x{sub(*px)}" for px in rows]
+        half = (len(terms) + 1) // 2
+        svg.text(x0 + n * cell / 2, 56 + n * cell + 18, f"{out} = " + " + ".join(terms[:half]),
+                 size=10, class_="equation-line")
+        svg.text(x0 + n * cell / 2, 56 + n * cell + 33, "+ " + " + ".join(terms[half:]),
+                 size=10, class_="equation-line")
+        svg.close("g")
+    svg.text(W / 2, H - 14, "Same window, same weights: the true convolution meets them in "
+             "the opposite order (x₀₀ meets k₁₁).", size=11, fill=INK)
+    title = ("Cross-correlation against true convolution, for the first output entry: "
+             "the true convolution uses the kernel rotated by 180 degrees.")
+    caption = ("The first output entry of a 2x2 kernel on a 3x3 image. Left: what "
+               "cnn.conv2d multiplies (found by running it on one-hot arrays); right: the "
+               "terms of the toy net's exported forward formula.")
+    return Figure("conv_vs_correlation",
+                  svg.render(title, ident="fig-conv-vs-corr", max_width=W), caption, data)
+
+
+# ---------------------------------------------------------------------------
+# Backward frames
+# ---------------------------------------------------------------------------
+def dw_frames_data() -> dict:
+    """One frame per upstream entry G[i,j]: dw += G[i,j] * (window of x_p at (s i, s j))."""
+    x, w, dy = example()
+    xp = np.pad(x[0, 0], PADDING)
+    k, G = w.shape[-1], dy[0, 0]
+    running = np.zeros((k, k))
+    frames = []
+    for i in range(G.shape[0]):
+        for j in range(G.shape[1]):
+            window = xp[STRIDE * i:STRIDE * i + k, STRIDE * j:STRIDE * j + k]
+            running = running + G[i, j] * window
+            frames.append({"frame": len(frames) + 1, "out": (i, j), "g": float(G[i, j]),
+                           "window": (STRIDE * i, STRIDE * j), "running": running.tolist()})
+    return {"x": x[0, 0].tolist(), "xp": xp.tolist(), "w": w[0, 0].tolist(),
+            "G": G.tolist(), "stride": STRIDE, "padding": PADDING, "frames": frames,
+            "dw": running.tolist()}
+
+
+def dx_frames_data() -> dict:
+    """One frame per input pixel (u, v): dx[u,v] = sum of the 3x3 window of the dilated,
+    padded G at (u, v) times the rotated kernel."""
+    x, w, dy = example()
+    G, K = dy[0, 0], w[0, 0]
+    k, H = K.shape[0], x.shape[-1]
+    s, p = STRIDE, PADDING
+    dil = np.zeros(((G.shape[0] - 1) * s + 1,) * 2)
+    dil[::s, ::s] = G
+    # Full convolution pads by k-1; the crop by p takes p of it back. Pixels no
+    # window reaches ((H + 2p - k) not a multiple of s) need extra zeros after.
+    extra = (H + 2 * p - k) % s
+    before, after = k - 1 - p, k - 1 - p + extra
+    gp = np.pad(dil, ((before, after), (before, after)))
+    # Which G entry sits in each cell of the padded, dilated grid (None: a zero).
+    source = [[None] * gp.shape[1] for _ in range(gp.shape[0])]
+    for i in range(G.shape[0]):
+        for j in range(G.shape[1]):
+            source[before + s * i][before + s * j] = (i, j)
+    rot = K[::-1, ::-1]
+    running = np.full((H, H), np.nan)
+    frames = []
+    for u in range(H):
+        for v in range(H):
+            terms = []
+            for a in range(k):
+                for b in range(k):
+                    if source[u + a][v + b] is not None:
+                        terms.append({"cell": (u + a, v + b), "G": source[u + a][v + b],
+                                      "kernel": (k - 1 - a, k - 1 - b),
+                                      "g": float(gp[u + a, v + b]), "w": float(rot[a, b])})
+            running[u, v] = float((gp[u:u + k, v:v + k] * rot).sum())
+            frames.append({"frame": len(frames) + 1, "pixel": (u, v), "window": (u, v),
+                           "terms": terms, "value": float(running[u, v]),
+                           "running": np.where(np.isnan(running), None, running).tolist()})
+    return {"G": G.tolist(), "dilated": dil.tolist(), "padded": gp.tolist(),
+            "pad_before": before, "pad_after": after, "w": K.tolist(), "rot": rot.tolist(),
+            "stride": s, "padding": p, "frames": frames, "dx": running.tolist()}
+
+
+def _matrix(svg, x0, y0, title, values, *, cell=18, kind="cell", fills=None, size=9,
+            title_size=10, labels=None, extra=None):
+    svg.text(x0 + len(values[0]) * cell / 2, y0 - 9, title, size=title_size)
+    grid(svg, x0, y0, values, cell=cell, kind=kind, fills=fills, size=size, labels=labels,
+         extra=extra)
+
+
+def _frame_svg(svg: Svg, title: str, ident: str, **attrs) -> str:
+    return svg.render(title, ident=ident, max_width=svg.width * 1.35, class_="cnn-frame",
+                      **attrs)
+
+
+def _intro_dw(d) -> str:
+    svg = Svg(420, 190)
+    P = len(d["xp"])
+    fills = [["#dddddd" if not (d["padding"] <= r < P - d["padding"]
+                                and d["padding"] <= c < P - d["padding"]) else "white"
+              for c in range(P)] for r in range(P)]
+    _matrix(svg, 14, 40, f"input x, padded by {d['padding']} (zeros grey)", d["xp"], cell=19,
+            fills=fills, title_size=11)
+    g = d["G"]
+    _matrix(svg, 200, 40, "upstream gradient G", g, cell=24, title_size=11,
+            fills=[[PALETTE[5]] * len(g[0]) for _ in g])
+    svg.text(200, 140, f"Each G entry scales the {len(d['w'])}x{len(d['w'])} window of x", size=10,
+             anchor="start")
+    svg.text(200, 154, f"under it (stride {d['stride']}: windows start every", size=10,
+             anchor="start")
+    svg.text(200, 168, f"{d['stride']} pixels); dw adds them up.", size=10, anchor="start")
+    svg.text(14, 14, "dL/dw: the input against the upstream gradient", size=12, weight="bold",
+             anchor="start")
+    return svg.render("The input of the dL/dw frames: padded x and the upstream gradient G.",
+                      ident="fig-dw-intro", max_width=560, class_="cnn-frame-intro")
+
+
+def dw_frames() -> Figure:
+    d = dw_frames_data()
+    parts = [_intro_dw(d)]
+    P, k = len(d["xp"]), len(d["w"])
+    pad = d["padding"]
+    for f in d["frames"]:
+        svg = Svg(250, 178)
+        i, j = f["out"]
+        r0, c0 = f["window"]
+        svg.text(6, 12, f"frame {f['frame']}: G{sub(i, j)} = {num(f['g'])}", size=11,
+                 weight="bold", anchor="start")
+        fills = [["#dddddd" if not (pad <= r < P - pad and pad <= c < P - pad) else "white"
+                  for c in range(P)] for r in range(P)]
+        for r in range(r0, r0 + k):
+            for c in range(c0, c0 + k):
+                fills[r][c] = "#fde0dc"
+        svg.text(6 + P * 7.5, 31, "x padded", size=10)
+        plain_grid(svg, 6, 40, P, P, cell=15, fills=fills, size=8,
+                   labels=[[num(val) for val in row] for row in d["xp"]])
+        svg.rect(6 + c0 * 15, 40 + r0 * 15, k * 15, k * 15, stroke=HIGHLIGHT, stroke_width=2,
+                 class_="window", data_row=r0, data_col=c0)
+        svg.text(136, 40 + k * 9, f"× {num(f['g'])}", size=12, fill=HIGHLIGHT, weight="bold")
+        svg.arrow(122, 40 + k * 9 + 12, 152, 40 + k * 9 + 12, stroke=HIGHLIGHT)
+        _matrix(svg, 160, 40, f"dw after {f['frame']}", f["running"], cell=28, size=9,
+                kind="running", fills=[[PALETTE[3]] * k for _ in range(k)])
+        svg.text(6, 40 + P * 15 + 14, f"adds G{sub(i, j)} × the window at row {r0}, col {c0}",
+                 size=9, anchor="start", fill=MUTED)
+        parts.append(_frame_svg(svg, f"Frame {f['frame']} of dL/dw: G[{i},{j}] = "
+                                f"{num(f['g'])} times the window of padded x at ({r0},{c0}).",
+                                f"fig-dw-frame-{f['frame']}", data_frame=f["frame"],
+                                data_out=f"{i},{j}"))
+    caption = (f"dL/dw of a {k}x{k} convolution with padding {pad} and stride {d['stride']} on "
+               f"a {len(d['x'])}x{len(d['x'])} input, one frame per entry of G; the last "
+               f"frame is what cnn.conv2d_backward returns.")
+    html = ('<div class="cnn-frames" data-figure="conv_backward_dw_frames">\n'
+            + "\n".join(parts) + "\n</div>")
+    return Figure("conv_backward_dw_frames", html, caption, d)
+
+
+def _intro_dx(d) -> str:
+    svg = Svg(600, 200)
+    svg.text(10, 14, "dL/dx: the dilated, padded upstream gradient against the rotated kernel",
+             size=12, weight="bold", anchor="start")
+    g, dil, gp = d["G"], d["dilated"], d["padded"]
+    blue = PALETTE[5]
+    _matrix(svg, 10, 58, "G", g, cell=20, fills=[[blue] * len(g[0]) for _ in g])
+    svg.arrow(76, 88, 100, 88)
+    svg.text(88, 76, "dilate", size=9, fill=MUTED)
+    _matrix(svg, 104, 58, f"dilated: {d['stride'] - 1} zero between", dil, cell=16,
+            fills=[[blue if (r % d["stride"] == 0 and c % d["stride"] == 0) else "white"
+                    for c in range(len(dil))] for r in range(len(dil))], size=8)
+    x1 = 104 + len(dil) * 16 + 8
+    svg.arrow(x1, 88, x1 + 24, 88)
+    svg.text(x1 + 12, 76, "pad", size=9, fill=MUTED)
+    b = d["pad_before"]
+    fills = [["#dddddd" if not (b <= r < b + len(dil) and b <= c < b + len(dil))
+              else (blue if gp[r][c] else "white") for c in range(len(gp))]
+             for r in range(len(gp))]
+    _matrix(svg, x1 + 30, 58, f"padded by {b} (= k−1−p)", gp, cell=16, fills=fills, size=8)
+    x2 = x1 + 30 + len(gp) * 16 + 20
+    _matrix(svg, x2, 58, "kernel w", d["w"], cell=20, fills=[[PALETTE[3]] * 3] * 3)
+    svg.arrow(x2 + 64, 88, x2 + 104, 88)
+    svg.text(x2 + 84, 76, "rot 180°", size=9, fill=MUTED)
+    _matrix(svg, x2 + 108, 58, "rot180(w)", d["rot"], cell=20, fills=[[PALETTE[1]] * 3] * 3,
+            kind="rot")
+    svg.text(10, 190, "Slide rot180(w) over the padded grid: the sum of the products at each "
+             "position is one entry of dx.", size=10, anchor="start")
+    return svg.render("The input of the dL/dx frames: G dilated, padded, and the kernel "
+                      "rotated by 180 degrees.", ident="fig-dx-intro", max_width=700,
+                      class_="cnn-frame-intro")
+
+
+def dx_frames() -> Figure:
+    d = dx_frames_data()
+    parts = [_intro_dx(d)]
+    gp, H, k = d["padded"], len(d["dx"]), len(d["w"])
+    Pg = len(gp)
+    rot = d["rot"]
+    blue = PALETTE[5]
+    for f in d["frames"]:
+        svg = Svg(250, 206)
+        cell, rx = 18, 6 + Pg * 18 + 12   # the grid, and where the running dx starts
+        u, v = f["pixel"]
+        svg.text(6, 12, f"frame {f['frame']}: dx{sub(u, v)} = {num(f['value'])}", size=11,
+                 weight="bold", anchor="start", class_="frame-value", data_value=num(f["value"]))
+        fills = [[blue if gp[r][c] else "white" for c in range(Pg)] for r in range(Pg)]
+        for r in range(u, u + k):
+            for c in range(v, v + k):
+                fills[r][c] = "#fde0dc" if not gp[r][c] else "#c9a0dc"
+        svg.text(6 + Pg * cell / 2, 31, "G dilated, padded", size=10)
+        plain_grid(svg, 6, 40, Pg, Pg, cell=cell, fills=fills, size=8,
+                   labels=[[num(val) if val else "" for val in row] for row in gp])
+        # The rotated kernel, written small in the corner of each window cell.
+        for a in range(k):
+            for b in range(k):
+                svg.text(6 + (v + b) * cell + cell - 1.5, 40 + (u + a) * cell + cell - 4,
+                         num(rot[a][b]), size=6,
+                         fill=HIGHLIGHT, anchor="end", class_="rot-in-window")
+        svg.rect(6 + v * cell, 40 + u * cell, k * cell, k * cell, stroke=HIGHLIGHT, stroke_width=2,
+                 class_="window", data_row=u, data_col=v)
+        running = f["running"]
+        svg.text(rx + H * 10, 31, f"dx after {f['frame']}", size=10)
+        plain_grid(svg, rx, 40, H, H, cell=20, fills=[[PALETTE[3] if val is not None else None
+                                                         for val in row] for row in running])
+        for r in range(H):           # only the entries computed so far, readable by a test
+            for c in range(H):
+                if running[r][c] is not None:
+                    svg.open("g", class_="running", data_row=r, data_col=c,
+                             data_value=num(running[r][c]))
+                    if (r, c) == (u, v):
+                        svg.rect(rx + c * 20, 40 + r * 20, 20, 20, fill="#fde0dc",
+                                 stroke=HIGHLIGHT)
+                    svg.text(rx + (c + 0.5) * 20, 40 + (r + 0.5) * 20, num(running[r][c]),
+                             size=8)
+                    svg.close("g")
+        terms = [f"{num(t['g'])}·{num(t['w'])}".replace("·−", "·(−") +
+                 (")" if t["w"] < 0 else "") for t in f["terms"]]
+        text = " + ".join(terms) if terms else "no G entry under the window: 0"
+        svg.text(6, 40 + Pg * cell + 14, f"dx{sub(u, v)} = " + text, size=9, anchor="start",
+                 class_="frame-terms")
+        svg.text(6, 40 + Pg * cell + 28, "(G · rotated kernel, red numbers)", size=8,
+                 anchor="start", fill=MUTED)
+        parts.append(_frame_svg(svg, f"Frame {f['frame']} of dL/dx: the window of the padded, "
+                                f"dilated G at ({u},{v}) against rot180(w) gives dx[{u},{v}] = "
+                                f"{num(f['value'])}.", f"fig-dx-frame-{f['frame']}",
+                                data_frame=f["frame"], data_pixel=f"{u},{v}"))
+    caption = (f"dL/dx of the same convolution, one frame per input pixel: the window of "
+               f"the dilated, padded G times rot180(w), summed. The last frame is what "
+               f"cnn.conv2d_backward returns.")
+    html = ('<div class="cnn-frames" data-figure="conv_backward_dx_frames">\n'
+            + "\n".join(parts) + "\n</div>")
+    return Figure("conv_backward_dx_frames", html, caption, d)

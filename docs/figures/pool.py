@@ -1,0 +1,129 @@
+"""Max-pool gradient routing on the max-pool page's worked example, ties included.
+
+Which entry of each window receives the window's upstream gradient is read
+off :func:`cnn.max_pool2d_backward` (one window at a time, with a one-hot
+``dy``); the result grid is its output for the page's ``dy``. The example is
+the page's (``tests/test_figures.py`` checks that it is the same array).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import cnn
+
+from . import Figure
+from .svg import GRID, HIGHLIGHT, INK, MUTED, PALETTE, Svg, grid, num, sub
+
+#: The worked example of docs/layers/max_pool.md.
+X = np.array([[[[1., 3., 2., 2.],
+                [0., 3., 2., 1.],
+                [5., 1., 0., 4.],
+                [1., 2., 4., 4.]]]])
+DY_STRIDE2 = np.array([[[[10., 20.],
+                         [30., 40.]]]])
+
+WIN = PALETTE[1]      # the entry that wins a window
+TIE = "#c8c8c8"       # an entry equal to the maximum that does not win
+
+
+def routing_data(size: int, stride: int, dy=None) -> dict:
+    x = X
+    y = cnn.max_pool2d(x, size=size, stride=stride)
+    dy = np.ones_like(y) if dy is None else dy
+    windows = []
+    OH, OW = y.shape[-2:]
+    for i in range(OH):
+        for j in range(OW):
+            one = np.zeros_like(y)
+            one[0, 0, i, j] = 1.0
+            routed = cnn.max_pool2d_backward(one, x, size=size, stride=stride)[0, 0]
+            (winner,) = [tuple(int(t) for t in w) for w in np.argwhere(routed != 0)]
+            cells = [(stride * i + a, stride * j + b) for a in range(size) for b in range(size)]
+            m = float(y[0, 0, i, j])
+            windows.append({"out": (i, j), "cells": cells, "max": m, "winner": winner,
+                            "tied": [c for c in cells if x[0, 0][c] == m],
+                            "g": float(dy[0, 0, i, j])})
+    dx = cnn.max_pool2d_backward(dy, x, size=size, stride=stride)[0, 0]
+    return {"size": size, "stride": stride, "x": x[0, 0].tolist(), "dy": dy[0, 0].tolist(),
+            "y": y[0, 0].tolist(), "windows": windows, "dx": dx.tolist()}
+
+
+def _window_frame(d, w, number: int) -> str:
+    x = d["x"]
+    n, cell = len(x), 24
+    svg = Svg(150, 158)
+    i, j = w["out"]
+    svg.text(4, 11, f"window {number}: max {num(w['max'])}", size=11, weight="bold",
+             anchor="start")
+    cells = set(w["cells"])
+    fills = [[WIN if (r, c) == w["winner"] else TIE if (r, c) in w["tied"] else
+              "white" for c in range(n)] for r in range(n)]
+    labels = [[num(x[r][c]) for c in range(n)] for r in range(n)]
+
+    def extra(r, c):
+        role = ("winner" if (r, c) == w["winner"] else "tie" if (r, c) in w["tied"] else
+                "in-window" if (r, c) in cells else None)
+        return {"data_role": role}
+    grid(svg, 4, 26, x, cell=cell, fills=fills, labels=labels, size=11, extra=extra)
+    r0, c0 = w["cells"][0]
+    size = d["size"]
+    svg.rect(4 + c0 * cell, 26 + r0 * cell, size * cell, size * cell, stroke=HIGHLIGHT,
+             stroke_width=2.5, class_="window", data_row=r0, data_col=c0)
+    wr, wc = w["winner"]
+    svg.text(4, 26 + n * cell + 12, f"G{sub(i, j)} = {num(w['g'])} goes to ({wr}, {wc})",
+             size=10, anchor="start")
+    others = [t for t in w["tied"] if t != w["winner"]]
+    if others:
+        svg.text(4, 26 + n * cell + 25, "tie: the first maximum wins", size=9, anchor="start",
+                 fill=MUTED)
+    return svg.render(f"Window {number} (output {i},{j}): its maximum {num(w['max'])} is at "
+                      f"{wr},{wc}, which receives {num(w['g'])}.",
+                      ident=f"fig-pool-s{d['stride']}-w{number}", max_width=200,
+                      class_="cnn-frame", data_out=f"{i},{j}",
+                      data_winner=f"{wr},{wc}", data_g=num(w["g"]))
+
+
+def _result(d) -> str:
+    dx = d["dx"]
+    n, cell = len(dx), 24
+    svg = Svg(150, 158)
+    svg.text(4, 11, "dL/dx: the sum", size=11, weight="bold", anchor="start")
+    fills = [[WIN if v else "white" for v in row] for row in dx]
+    grid(svg, 4, 26, dx, cell=cell, fills=fills, size=11, kind="dx")
+    svg.text(4, 26 + n * cell + 12, "every window's G, added", size=10, anchor="start")
+    return svg.render(f"The gradient dL/dx for stride {d['stride']}.",
+                      ident=f"fig-pool-s{d['stride']}-dx", max_width=200,
+                      class_="cnn-frame cnn-frame-result")
+
+
+def _legend() -> str:
+    svg = Svg(300, 70)
+    items = ((WIN, INK, "wins the window: gets its G"),
+             (TIE, INK, "ties with the maximum, gets 0"), ("none", HIGHLIGHT, "the window"))
+    for row, (fill, stroke, label) in enumerate(items):
+        svg.rect(4, 4 + row * 22, 16, 16, fill=fill, stroke=stroke,
+                 stroke_width=2.5 if stroke == HIGHLIGHT else 1)
+        svg.text(28, 12 + row * 22, label, size=12, anchor="start")
+    return svg.render("Legend of the max-pool frames.", ident="fig-pool-legend", max_width=300,
+                      class_="cnn-frame-legend")
+
+
+def routing() -> Figure:
+    cases = [routing_data(2, 2, DY_STRIDE2), routing_data(2, 1)]
+    parts = [_legend()]
+    for d in cases:
+        heading = (f"size {d['size']}, stride {d['stride']}: "
+                   + ("windows do not overlap, upstream G = " +
+                      ", ".join(num(v) for row in d["dy"] for v in row)
+                      if d["stride"] == d["size"] else
+                      "windows overlap, every G = 1"))
+        frames = [_window_frame(d, w, k + 1) for k, w in enumerate(d["windows"])]
+        parts.append(f'<div class="cnn-frames" data-stride="{d["stride"]}">\n'
+                     f'<p class="cnn-frames-heading">{heading}</p>\n'
+                     + "\n".join(frames + [_result(d)]) + "\n</div>")
+    caption = ("Max pooling backward on the worked example: each window sends its upstream "
+               "gradient to one entry, the first maximum in row-major order. Read off "
+               "cnn.max_pool2d_backward.")
+    html = '<div class="cnn-pool-routing">\n' + "\n".join(parts) + "\n</div>"
+    return Figure("max_pool_routing", html, caption, {"cases": cases})

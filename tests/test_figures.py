@@ -1,0 +1,412 @@
+"""The build-time figures (docs/figures/) against what they depict.
+
+For each figure: its data equals what the exports or ``cnn`` say (computed
+here independently: terms parsed from the exported expressions, one-hot
+probes of the layers, the backward functions' own outputs), and the SVG,
+read back with ``xml.etree``, draws exactly that data (labels, numbers and
+colour classes of its semantic elements). Every figure is self-contained:
+no external reference, a title, a viewBox that scales.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import cnn
+import derivations
+from conftest import ROOT
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from docs.figures import FIGURES, build  # noqa: E402
+from docs.figures.svg import num, sub  # noqa: E402
+
+INDEX = re.compile(r"_\{([\d,]+)\}$")
+
+
+# --------------------------------------------------------------------------- helpers
+
+def parse(fig) -> ET.Element:
+    return ET.fromstring(fig.svg)
+
+
+def tag(e: ET.Element) -> str:
+    return e.tag.rsplit("}", 1)[-1]
+
+
+def having(root: ET.Element, cls: str, name: str | None = None) -> list[ET.Element]:
+    """Elements (of tag ``name``, if given) whose class list contains ``cls``."""
+    return [e for e in root.iter() if cls in (e.get("class") or "").split()
+            and (name is None or tag(e) == name)]
+
+
+def svgs(root: ET.Element) -> list[ET.Element]:
+    return [e for e in root.iter() if tag(e) == "svg"]
+
+
+def texts(e: ET.Element) -> list[str]:
+    return ["".join(t.itertext()) for t in e.iter() if tag(t) == "text"]
+
+
+def pair(text: str) -> tuple[int, ...]:
+    return tuple(int(t) for t in text.split(","))
+
+
+def index(name: str) -> tuple[int, ...]:
+    return tuple(int(i) for i in INDEX.search(name)[1].split(","))
+
+
+def exported_pairs(expr, first: str, second: str) -> set:
+    """{(first index, second index)} of a sum of products of two symbols, from the
+    exported expression (first/second: the symbol name prefixes, e.g. 'k', 'x')."""
+    out = set()
+    for term in sp.Add.make_args(expr):
+        names = {str(s): s for s in term.free_symbols}
+        (a,) = [n for n in names if n.startswith(first)]
+        (b,) = [n for n in names if n.startswith(second)]
+        assert sp.expand(term - names[a] * names[b]) == 0, term
+        out.add((index(a), index(b)))
+    return out
+
+
+TOY = derivations.load("toy_net")
+
+
+# --------------------------------------------------------------------------- all figures
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_figure_is_self_contained_and_scalable(name):
+    fig = build(name)
+    text = fig.svg
+    for bad in ('href="http', "href='http", "xlink:href", "@import", "url(", "<image",
+                "<script", "<foreignObject", "$", "\\("):
+        assert bad not in text, f"{name}: contains {bad!r}"
+    root = parse(fig)
+    drawn = svgs(root)
+    assert drawn, f"{name}: no <svg>"
+    for s in drawn:
+        assert s.get("viewBox") and s.get("width") == "100%", f"{name}: an svg does not scale"
+        assert "max-width" in (s.get("style") or ""), f"{name}: an svg has no max-width"
+        assert s.get("role") == "img" and s.get("aria-labelledby"), f"{name}: no aria label"
+        titles = [t for t in s if tag(t) == "title"]
+        assert titles and titles[0].get("id") == s.get("aria-labelledby") and titles[0].text
+    families = {e.get("font-family") for e in root.iter() if e.get("font-family")}
+    assert families <= {"sans-serif", "serif"}, f"{name}: fonts {families}"
+    assert "\n\n" not in text.strip(), f"{name}: a blank line would break the Markdown block"
+    assert fig.caption and fig.name == name
+
+
+def test_every_figure_is_on_a_page():
+    sources = [p.read_text(encoding="utf-8") for p in (ROOT / "docs").rglob("*.md")]
+    sources += [p.read_text(encoding="utf-8") for p in (ROOT / "docs/notebooks").glob("*.py")]
+    used = set(re.findall(r"""figure\(\s*["']([\w]+)["']\s*\)""", "\n".join(sources)))
+    used |= set(re.findall(r"""FIGURES\[["'](\w+)["']\]""", "\n".join(sources)))
+    assert used == set(FIGURES), (f"not on any page: {sorted(set(FIGURES) - used)}; "
+                                  f"unknown: {sorted(used - set(FIGURES))}")
+
+
+# --------------------------------------------------------------------------- toy net
+
+def test_toy_graph_edges_are_the_exported_forward_terms():
+    fig = build("toy_graph")
+    case = TOY.case("valid_3x3_k2")
+    expected = set()
+    for name, f in case.formulas.items():
+        if name.startswith("z1["):
+            node = pair(name[3:-1])
+            expected |= {(node, kw, px) for kw, px in exported_pairs(f.expr, "k", "x")}
+    assert set(fig.data["conv_edges"]) == expected and len(expected) == 16
+    root = parse(fig)
+    legend = {pair(g.get("data-kernel")): g.get("data-colour") for g in having(root, "kernel")}
+    drawn = set()
+    for line in having(root, "conv", "line"):
+        kw = pair(line.get("data-kernel"))
+        assert line.get("stroke") == legend[kw], "an edge's colour is not its kernel weight's"
+        drawn.add((pair(line.get("data-node")), kw, pair(line.get("data-pixel"))))
+    assert drawn == expected
+    # Dense edges: w_r multiplies tanh of node r's exported z1.
+    z1 = {sp.srepr(f.expr): pair(n[3:-1]) for n, f in case.formulas.items()
+          if n.startswith("z1[")}
+    dense = set()
+    for term in sp.Add.make_args(case.formulas["z2"].expr):
+        (w,) = [s for s in term.free_symbols if str(s).startswith("w")]
+        (t,) = [a for a in sp.Mul.make_args(term) if isinstance(a, sp.tanh)]
+        dense.add((index(str(w))[0], z1[sp.srepr(t.args[0])]))
+    assert set(fig.data["dense_edges"]) == dense
+    assert {(int(e.get("data-weight")), pair(e.get("data-node")))
+            for e in having(root, "dense", "line")} == dense
+    labels = {e.get("data-weight"): "".join(e.itertext()) for e in having(root, "weight-label")}
+    assert labels == {str(r): f"w{sub(r)}" for r, _ in dense}
+
+
+@pytest.mark.parametrize("case", ["valid_3x3_k2", "same_3x3_k3_p1"])
+def test_kernel_grid_pairs_are_the_exported_formula_terms(case):
+    fig = build(f"toy_kernel_terms_{case}")
+    c = TOY.case(case)
+    k = len(c.variables["kernel"])
+    root = parse(fig)
+    legend = {pair(g.get("data-delta")): g.get("data-colour") for g in having(root, "delta")}
+    assert len(set(legend.values())) == len(legend), "two deltas share a colour"
+    panels = {pair(s.get("data-weight")): s for s in having(root, "weight-panel", "svg")}
+    assert set(panels) == {(a, b) for a in range(k) for b in range(k)}
+    for (a, b), panel in panels.items():
+        expr = c.formulas[f"chain:dL/dk[{a},{b}]"].expr
+        expected = {(px, dl) for dl, px in exported_pairs(expr, "\\delta", "x")}
+        assert set(fig.data["terms"][(a, b)]) == expected
+        drawn = set()
+        for g in having(panel, "term", "g"):
+            px, dl = pair(g.get("data-pixel")), pair(g.get("data-delta"))
+            assert g.get("data-colour") == legend[dl], f"k[{a},{b}]: wrong colour for {dl}"
+            (rect,) = [e for e in g if tag(e) == "rect"]
+            assert rect.get("fill") == legend[dl]
+            assert texts(g) == [f"x{sub(*px)}", f"δ{sub(*dl)}"]
+            drawn.add((px, dl))
+        assert drawn == expected, f"k[{a},{b}]: drawn pairs differ from the export"
+        # The equation lines under the panel spell the same terms.
+        eq = " ".join(texts(panel)[-3:])
+        for px, dl in expected:
+            assert f"δ{sub(*dl)}x{sub(*px)}" in " ".join(
+                t for t in texts(panel) if t.startswith(("=", "+"))), (a, b, px, dl, eq)
+
+
+# --------------------------------------------------------------------------- conv
+
+def _probe(op, n, k):
+    found = set()
+    for a, b, u, v in np.ndindex(k, k, n, n):
+        x, K = np.zeros((n, n)), np.zeros((k, k))
+        x[u, v], K[a, b] = 1.0, 1.0
+        if op(x, K)[0, 0] == 1.0:
+            found.add(((a, b), (u, v)))
+    return found
+
+
+def test_conv_vs_correlation_shows_the_flip():
+    fig = build("conv_vs_correlation")
+    z1 = TOY.formula("valid_3x3_k2", "z1[0,0]").expr
+    conv = exported_pairs(z1, "k", "x")
+    assert set(fig.data["convolution"]) == conv == _probe(cnn.toy_net.convolve2d, 3, 2)
+    corr = _probe(lambda x, K: cnn.conv2d(x[None, None], K[None, None])[0, 0], 3, 2)
+    assert set(fig.data["correlation"]) == corr
+    assert corr == {((a, b), (a, b)) for a in range(2) for b in range(2)}
+    assert conv == {((a, b), (1 - a, 1 - b)) for a in range(2) for b in range(2)}
+    root = parse(fig)
+    for kind, expected in (("correlation", corr), ("convolution", conv)):
+        (panel,) = [g for g in having(root, "panel") if g.get("data-kind") == kind]
+        drawn = {(pair(g.get("data-kernel")), pair(g.get("data-pixel")))
+                 for g in having(panel, "pair")}
+        assert drawn == expected, kind
+        for g in having(panel, "pair"):
+            kw, px = pair(g.get("data-kernel")), pair(g.get("data-pixel"))
+            assert texts(g) == [f"x{sub(*px)}", f"·k{sub(*kw)}"]
+
+
+def _conv_backward():
+    from docs.figures.conv import PADDING, STRIDE, example
+    x, w, dy = example()
+    dx, dw, _ = cnn.conv2d_backward(dy, x, w, stride=STRIDE, padding=PADDING)
+    return x, w, dy, dx[0, 0], dw[0, 0], STRIDE, PADDING
+
+
+def _running(svg: ET.Element) -> dict:
+    return {(int(g.get("data-row")), int(g.get("data-col"))): g.get("data-value")
+            for g in having(svg, "running", "g")}
+
+
+def test_dw_frames_add_up_to_conv2d_backward():
+    fig = build("conv_backward_dw_frames")
+    x, w, dy, _, dw, s, p = _conv_backward()
+    d = fig.data
+    xp, G, k = np.pad(x[0, 0], p), dy[0, 0], w.shape[-1]
+    assert d["stride"] == 2 and d["padding"] == 1 and np.shape(d["x"]) == (5, 5)
+    assert len(d["frames"]) == G.size
+    total = np.zeros((k, k))
+    frames = {int(e.get("data-frame")): e for e in having(parse(fig), "cnn-frame", "svg")}
+    assert sorted(frames) == [f["frame"] for f in d["frames"]]
+    for f, (i, j) in zip(d["frames"], np.ndindex(G.shape)):
+        total += G[i, j] * xp[s * i:s * i + k, s * j:s * j + k]
+        assert f["out"] == (i, j) and f["window"] == (s * i, s * j) and f["g"] == G[i, j]
+        np.testing.assert_array_equal(f["running"], total)
+        svg = frames[f["frame"]]
+        assert svg.get("data-out") == f"{i},{j}"
+        (win,) = having(svg, "window", "rect")
+        assert (int(win.get("data-row")), int(win.get("data-col"))) == f["window"]
+        assert _running(svg) == {(r, c): num(v) for (r, c), v in np.ndenumerate(total)}
+        assert texts(svg)[0] == f"frame {f['frame']}: G{sub(i, j)} = {num(G[i, j])}"
+    np.testing.assert_array_equal(d["dw"], dw)      # the last frame is the library's dw
+
+
+def test_dx_frames_are_the_rotated_kernel_on_the_dilated_padded_gradient():
+    fig = build("conv_backward_dx_frames")
+    x, w, dy, dx, _, s, p = _conv_backward()
+    d = fig.data
+    G, K, k, H = dy[0, 0], w[0, 0], w.shape[-1], x.shape[-1]
+    np.testing.assert_array_equal(d["rot"], K[::-1, ::-1])
+    dil = np.zeros(((G.shape[0] - 1) * s + 1,) * 2)
+    dil[::s, ::s] = G
+    np.testing.assert_array_equal(d["dilated"], dil)
+    np.testing.assert_array_equal(
+        np.asarray(d["padded"])[d["pad_before"]:d["pad_before"] + len(dil),
+                                d["pad_before"]:d["pad_before"] + len(dil)], dil)
+    assert np.asarray(d["padded"]).sum() == G.sum()    # nothing but zeros added
+    frames = {int(e.get("data-frame")): e for e in having(parse(fig), "cnn-frame", "svg")}
+    assert len(frames) == len(d["frames"]) == H * H
+    for f in d["frames"]:
+        u, v = f["pixel"]
+        # cnn.conv2d_backward's definition: x_p[u+p, v+p] collects w[a,b] G[i,j]
+        # for every window (i, j) whose element (a, b) lies on it.
+        covering = {((i, j), (a, b)) for i, j, a, b in np.ndindex(*G.shape, k, k)
+                    if s * i + a == u + p and s * j + b == v + p}
+        assert {(t["G"], t["kernel"]) for t in f["terms"]} == covering, (u, v)
+        for t in f["terms"]:
+            assert t["g"] == G[t["G"]] and t["w"] == K[t["kernel"]]
+        assert f["value"] == sum(t["g"] * t["w"] for t in f["terms"]) == dx[u, v]
+        svg = frames[f["frame"]]
+        assert svg.get("data-pixel") == f"{u},{v}"
+        (win,) = having(svg, "window", "rect")
+        assert (int(win.get("data-row")), int(win.get("data-col"))) == (u, v)
+        (value,) = having(svg, "frame-value")
+        assert value.get("data-value") == num(dx[u, v])
+        assert "".join(value.itertext()) == f"frame {f['frame']}: dx{sub(u, v)} = {num(dx[u, v])}"
+        done = {divmod(n, H) for n in range(f["frame"])}
+        assert _running(svg) == {rc: num(dx[rc]) for rc in done}
+    np.testing.assert_array_equal(d["dx"], dx)      # the last frame is the library's dx
+
+
+# --------------------------------------------------------------------------- max pool
+
+def _page_example():
+    """x and dy of the worked example on docs/layers/max_pool.md, from its code block."""
+    text = (ROOT / "docs/layers/max_pool.md").read_text(encoding="utf-8")
+    arrays = {}
+    for name in ("x", "dy"):
+        match = re.search(rf"^{name} = np\.array\((\[.*?\]\]\]\])\)", text, re.M | re.S)
+        arrays[name] = np.array(ast.literal_eval(match[1]))
+    return arrays["x"], arrays["dy"]
+
+
+def test_pool_routing_is_max_pool2d_backward_on_the_page_example():
+    from docs.figures import pool
+    x, dy = _page_example()
+    np.testing.assert_array_equal(pool.X, x)
+    np.testing.assert_array_equal(pool.DY_STRIDE2, dy)
+    fig = build("max_pool_routing")
+    root = parse(fig)
+    ties = 0
+    for d in fig.data["cases"]:
+        size, s = d["size"], d["stride"]
+        g = dy if s == 2 else np.ones_like(cnn.max_pool2d(x, size=size, stride=s))
+        dx = cnn.max_pool2d_backward(g, x, size=size, stride=s)[0, 0]
+        np.testing.assert_array_equal(d["dx"], dx)
+        (strip,) = [e for e in having(root, "cnn-frames") if e.get("data-stride") == str(s)]
+        frames = having(strip, "cnn-frame", "svg")
+        results = [f for f in frames if "cnn-frame-result" in f.get("class").split()]
+        windows = [f for f in frames if f not in results]
+        assert len(windows) == len(d["windows"])
+        routed = np.zeros_like(dx)
+        for w, svg in zip(d["windows"], windows):
+            i, j = w["out"]
+            cells = [(s * i + a, s * j + b) for a in range(size) for b in range(size)]
+            m = max(x[0, 0][c] for c in cells)
+            first = next(c for c in cells if x[0, 0][c] == m)   # the tie rule
+            assert w["winner"] == first and w["max"] == m
+            assert w["tied"] == [c for c in cells if x[0, 0][c] == m]
+            ties += len(w["tied"]) > 1
+            routed[first] += g[0, 0, i, j]
+            assert svg.get("data-winner") == f"{first[0]},{first[1]}"
+            assert svg.get("data-g") == num(g[0, 0, i, j])
+            roles = {(int(e.get("data-row")), int(e.get("data-col"))): e.get("data-role")
+                     for e in having(svg, "cell", "g") if e.get("data-role")}
+            assert {c for c, r in roles.items() if r == "winner"} == {first}
+            assert {c for c, r in roles.items() if r == "tie"} == set(w["tied"]) - {first}
+            assert set(roles) == set(cells)
+            fills = {r: {[e for e in g if tag(e) == "rect"][0].get("fill")
+                         for g in having(svg, "cell", "g") if g.get("data-role") == r}
+                     for r in ("winner", "tie")}
+            assert fills["winner"] == {pool.WIN} and fills["tie"] <= {pool.TIE}
+        np.testing.assert_array_equal(routed, dx)
+        (result,) = results
+        assert {(int(e.get("data-row")), int(e.get("data-col"))): e.get("data-value")
+                for e in having(result, "dx", "g")} == {rc: num(v) for rc, v in
+                                                         np.ndenumerate(dx)}
+    assert ties >= 3, "the example should show ties"
+
+
+# --------------------------------------------------------------------------- networks
+
+def _shape_n(shape) -> str:
+    return "(" + ", ".join(["N", *map(str, shape[1:])]) + ")"
+
+
+def test_digits01_architecture_shapes_are_a_forward_pass():
+    fig = build("arch_digits01")
+    net = cnn.Digits01Net()
+    out, cache = net.forward(np.zeros((3, 1, 8, 8)))
+    real = {k: cache[k].shape for k in ("x", "z1", "p1", "z2", "p2", "f", "a3", "a4")}
+    real["o"] = out.shape
+    _check_stages(fig, real)
+    ops = {e.get("data-stage"): "".join(e.itertext()) for e in having(parse(fig), "op")}
+    assert str(net.params["w1"].shape) in ops["z1"] and str(net.params["w3"].shape) in ops["a3"]
+
+
+def test_mnist_architecture_shapes_are_a_forward_pass():
+    fig = build("arch_mnist")
+    net = cnn.MnistNet()
+    x = np.random.default_rng(1).random((3, 1, 28, 28)).astype(np.float32)
+    logits, _ = net.forward(x)
+    p = net.params
+    z = cnn.conv2d(x, p["conv_w"], p["conv_b"])
+    pooled = cnn.max_pool2d(cnn.relu(z))
+    f = pooled.reshape(3, -1)
+    h = cnn.relu(cnn.dense(f, p["w1"], p["b1"]))
+    s = cnn.dense(h, p["w2"], p["b2"])
+    np.testing.assert_allclose(s, logits, rtol=1e-4, atol=1e-5)
+    _check_stages(fig, {"x": x.shape, "z": z.shape, "p": pooled.shape, "f": f.shape,
+                        "h": h.shape, "s": s.shape})
+    assert [sh for _, _, sh in fig.data["stages"]][3] == (2, 288)
+
+
+def _check_stages(fig, real: dict):
+    stages = fig.data["stages"]
+    assert [k for k, _, _ in stages] == list(real)
+    for key, _, shape in stages:
+        assert shape[1:] == tuple(real[key][1:]), key
+    drawn = [(g.get("data-stage"), g.get("data-shape")) for g in having(parse(fig), "stage")]
+    assert drawn == [(k, _shape_n(real[k])) for k in real]
+    for g in having(parse(fig), "stage"):
+        assert texts(g) == [g.get("data-stage"), g.get("data-shape")]
+
+
+# --------------------------------------------------------------------------- the hook
+
+_spec = importlib.util.spec_from_file_location("docs_exports_hook_figures",
+                                               ROOT / "docs" / "hooks" / "exports.py")
+hook = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(hook)
+
+
+def test_figure_placeholder_renders_a_figure_block():
+    out = hook.render_placeholders('Text.\n\n{{ figure("conv_vs_correlation") }}\n\nMore.\n',
+                                   page="p.md")
+    block = out.split("Text.", 1)[1].split("More.", 1)[0].strip()
+    assert block.startswith('<figure class="cnn-figure" id="figure-conv_vs_correlation"')
+    assert block.endswith("</figcaption>\n</figure>") and "\n\n" not in block
+    assert build("conv_vs_correlation").caption in block
+    ET.fromstring(block)                                 # well-formed as a whole
+
+
+def test_unknown_figure_fails_naming_the_page():
+    from mkdocs.exceptions import PluginError
+    with pytest.raises(PluginError, match=r"docs/x\.md: .*no figure 'nope'; known: \["):
+        hook.render_placeholders('{{ figure("nope") }}\n', page="docs/x.md")
+    with pytest.raises(PluginError, match="docs/x.md"):
+        hook.render_placeholders('{{ figure("toy_graph", "extra") }}\n', page="docs/x.md")
