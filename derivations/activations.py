@@ -32,7 +32,7 @@ from pathlib import Path
 import sympy as sp
 
 from . import export
-from .proof import Proof, is_zero
+from .proof import Proof
 from .steps import Step, chain
 
 SUBJECT = "activations"

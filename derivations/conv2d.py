@@ -289,7 +289,6 @@ def dw_chain(net: Conv2d, fo: int = 0, co: int = 1, ao: int = 2, eo: int = 0,
     s, var = net.s, net.w[fo][co][ao, eo]
     dy, defs = _derivative_of_y(net, var)
     defs.update(_base_definitions(net))
-    rows, cols = range(net.OH), range(net.OW)
     steps = [
         Step(_sum(_G[0, _f, _i, _j] * dy[0, _f, _i, _j], (_f, 0, net.F - 1),
                   (_i, 0, net.OH - 1), (_j, 0, net.OW - 1)),
@@ -365,7 +364,7 @@ def dx_chain(net: Conv2d, co: int = 1, ho: int = 1, ko: int = 2,
              "dy/dx is that weight, and the sums keep only the windows that cover the pixel."),
         Step(_sum(gt[0, _f, u + _a, v + _e] * rot[_f, co, _a, _e], (_f, 0, net.F - 1),
                   (_a, 0, KH - 1), (_e, 0, KW - 1)),
-             f"Collect by kernel offset. Let G~ be G "
+             "Collect by kernel offset. Let G~ be G "
              + (f"dilated ({s - 1} zero between neighbours, so G[i,j] sits at ({s}i, {s}j)) and "
                 if s > 1 else "")
              + f"padded by K - 1 = {KH - 1} zeros on every side, and rot180(w)[a,e] = "
@@ -401,7 +400,7 @@ def flip_chain(k: int = 3, replace: dict | None = None) -> dict:
     steps = [
         Step(truth, "Definition of the true convolution (scipy.signal.convolve2d, 'valid'): "
                     "as the kernel index a grows, the image row falls; weight K[0,0] meets "
-                    f"the bottom-right pixel of the window."),
+                    "the bottom-right pixel of the window."),
         Step(_sum(x[i + a, j + e] * K[k - 1 - a, k - 1 - e], (a, 0, k - 1), (e, 0, k - 1)),
              f"Substitute a -> {k - 1} - a, b -> {k - 1} - b: the same {k * k} products, "
              "summed in the other order; now the image index grows with a."),

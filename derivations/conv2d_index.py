@@ -66,6 +66,13 @@ ASSUMPTIONS = [
     "0 <= u < H + 2p, 0 <= v < W + 2p, 0 <= h < H, 0 <= k < W",
 ]
 
+TOY_ASSUMPTIONS = [
+    "the image size n and the kernel size k are integers >= 1; the padding p is an integer >= 0",
+    "the kernel is no larger than the padded image: k <= n + 2p, so there are "
+    "m = n + 2p - k + 1 >= 1 layer-1 nodes per side",
+    "indices in range: 0 <= a < k, 0 <= b < k",
+]
+
 y = b[f] + sp.Sum(w[f, c, a, e] * xp[n, c, s * i + a, s * j + e],
                   (e, 0, KW - 1), (a, 0, KH - 1), (c, 0, C - 1))
 L = sp.Sum(G[n, f, i, j] * y, (j, 0, OW - 1), (i, 0, OH - 1), (f, 0, F - 1), (n, 0, N - 1))
@@ -210,71 +217,6 @@ def _d(var) -> str:
     return rf"\frac{{\partial L}}{{\partial {_tex(var)}}}"
 
 
-def steps(derived: dict) -> dict[str, list[dict]]:
-    yb = sp.IndexedBase("y", real=True)
-    dil = sp.IndexedBase(r"\operatorname{dil}_s(G)", real=True)
-    rot = sp.IndexedBase(r"\operatorname{rot}(w)", real=True)
-    can, raw = derived["canonical"], derived["raw"]
-    surrogate = sp.Sum(G[n, f, i, j] * yb[n, f, i, j], (j, 0, OW - 1), (i, 0, OH - 1),
-                       (f, 0, F - 1), (n, 0, N - 1))
-    start = {"latex": r"\begin{aligned}L &= " + _tex(surrogate) + r", \\ y_{n,f,i,j} &= "
-                      + _tex(y) + r"\end{aligned}",
-             "justification": "G = dL/dy is held fixed: y is linear in w, b and x_p, so the "
-                              "chain rule sum_{n,f,i,j} G dy/d(.) is exactly the derivative "
-                              "of this L (sympy.diff of the Sum, below)."}
-    lo = lambda K_: sp.Max(0, sp.ceiling((u - K_ + 1) / s))  # noqa: E731
-    hi = lambda O_: sp.Min(O_ - 1, sp.floor(u / s))  # noqa: E731
-    ranged = (rf"\sum_{{f=0}}^{{F - 1}} \sum_{{i={_tex(lo(KH))}}}^{{{_tex(hi(OH))}}}",
-              rf"\sum_{{j={_tex(lo(KW).subs(u, v))}}}^{{{_tex(hi(OW).subs(u, v))}}}"
-              rf" {_tex(G[n_, f, i, j] * w[f, c_, u - s * i, v - s * j])}")
-    full = sp.Sum(w[f, c_, a, e] * dil[n_, f, u - a, v - e], (e, 0, KW - 1), (a, 0, KH - 1),
-                  (f, 0, F - 1))
-    corr = sp.Sum(rot[f, c_, a, e] * dil[n_, f, u + a - KH + 1, v + e - KW + 1],
-                  (e, 0, KW - 1), (a, 0, KH - 1), (f, 0, F - 1))
-    dxp_lhs = _d(xp[n_, c_, u, v])
-    return {
-        "dL/dw": [start, {
-            "latex": _aligned(_d(w[f_, c_, a_, e_]), *_split_raw(raw["dL/dw"])),
-            "justification": "sympy.diff of the Sum: the derivative of w[f,c,a,e] with respect "
-                             "to w[f',c',a',e'] is a product of KroneckerDeltas."}, {
-            "latex": rf"{_d(w[f_, c_, a_, e_])} = {_terms_tex(can['dL/dw'], [n, i, j])}",
-            "justification": "Delta rule: summing over f, c, a, e picks f = f', c = c', a = a', "
-                             "e = e'; each lies in its range for in-range f', c', a', e' "
-                             "(range rule), so no condition is left. This is the correlation "
-                             "of the padded input with G (stride s)."}],
-        "dL/dx_p": [start, {
-            "latex": _aligned(dxp_lhs, *_split_raw(raw["dL/dx_p"])),
-            "justification": "sympy.diff of the Sum: x_p[n, c, s i + a, s j + e] is "
-                             "x_p[n',c',u,v] when n = n', c = c', s i + a = u and s j + e = v."}, {
-            "latex": r"\begin{aligned}" + dxp_lhs + r" &= "
-                     + _terms_tex(can["dL/dx_p"], [f, i, j]).replace(r"\big[", r"\\ &\qquad\big[", 1)
-                     + r"\end{aligned}",
-            "justification": "Delta rule over n, c and over a (a = u - s i) and e (e = v - s j): "
-                             "the brackets are the ranges 0 <= a < K_H, 0 <= e < K_W that these "
-                             "must lie in. Output position (i, j) contributes iff its window "
-                             "covers (u, v)."}, {
-            "latex": _aligned(dxp_lhs, *ranged),
-            "justification": "The same sum with the index ranges solved (proven for integers "
-                             "with s >= 1 by writing u = s q + r, 0 <= r < s): 0 <= u - s i "
-                             "iff i <= floor(u/s), and u - s i <= K_H - 1 iff i >= "
-                             "ceil((u - K_H + 1)/s). An empty range is an empty sum: rows "
-                             "u >= s (O_H - 1) + K_H, the last (H + 2p - K_H) mod s, get 0."}, {
-            "latex": rf"{dxp_lhs} = {_tex(full)}",
-            "justification": "The full TRUE convolution of the dilated G with the kernel, "
-                             "dil_s(G)[n,f,r,t] = sum_{i,j} [r = s i][t = s j] G[n,f,i,j] "
-                             "(zero off the grid and outside it): brought to the canonical "
-                             "form of the previous steps, it is the same sum."}, {
-            "latex": rf"{dxp_lhs} = {_tex(corr)}",
-            "justification": "Equivalently the full cross-correlation with the 180-degree "
-                             "rotated kernel rot(w)[f,c,a,e] = w[f,c,K_H-1-a,K_W-1-e] "
-                             "(a -> K_H - 1 - a in the sum); same canonical form."}, {
-            "latex": rf"{_d(x[n_, c_, h_, k_])} = {_d(xp[n_, c_, h_ + p, k_ + p])}",
-            "justification": "Chain rule through the zero padding, x_p[n,c,u,v] = sum_{h,k} "
-                             "[u = h + p][v = k + p] x[n,c,h,k]: the delta rule leaves the "
-                             "interior entry of dL/dx_p; the padding rows are dropped."}],
-    }
-
-
 def _by_engine(box: dict, definitions: dict | None = None):
     """A step's proof: both sides (named arrays replaced by their definitions) brought to the
     canonical form of derivations/index_sums.py and compared (``same``)."""
@@ -364,7 +306,6 @@ def derive() -> dict:
     for name, nn, kk, pp in toy_net.CASES:
         toy_flip.bridge_toy(checks, raw_toy, tcl, name, nn, kk, pp)
         toy_where.append(f"toy_net/{name}: n={nn} k={kk} p={pp}")
-    chain = steps(derived)
 
     free = {"dL/dw": [f_, c_, a_, e_], "dL/db": [f_], "dL/dx_p": [n_, c_, u, v],
             "dL/dx_p:full_convolution": [n_, c_, u, v],
@@ -404,9 +345,9 @@ def derive() -> dict:
     bridge = ("; instantiated (sizes and indices substituted, every Sum written out) at "
               f"{', '.join(where)} and equal "
               "to the per-element sympy.diff formulas there (sympy.expand(difference) == 0)")
-    fact = lambda statement, prefixes, check, **kw: export.fact(  # noqa: E731
+    fact = lambda statement, prefixes, check, assumptions=ASSUMPTIONS, **kw: export.fact(  # noqa: E731
         statement, proof=checks.proof(*prefixes), check=check, sizes="all",
-        assumptions=ASSUMPTIONS, **kw)
+        assumptions=assumptions, **kw)
     facts = {
         "dw_all_sizes": fact(
             "For every size, stride and padding: dL/dw[f,c,a,e] = sum over n, i, j of "
@@ -449,7 +390,7 @@ def derive() -> dict:
             "rot180(corr(x_p, delta)), with delta the layer-1 deltas ('valid'). (The seed's "
             "transposed variant differs, on each exported case with k > 1.)",
             ("toy: ",), engine + "; instantiated at " + ", ".join(toy_where) + " and equal to "
-            "the per-element chain-rule formulas there",
+            "the per-element chain-rule formulas there", assumptions=TOY_ASSUMPTIONS,
             data={"instantiated_at": toy_where},
             latex=rf"{_d(toy_flip.K[a_, toy_flip.b_])} = {_tex(exprs['toy:dL/dK'])}"),
     }

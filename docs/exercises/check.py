@@ -70,8 +70,10 @@ def _show(name, value) -> str:
     a = np.asarray(value)
     if a.ndim == 0:
         return f"`{name}` = {float(a):.4g}"
-    if a.ndim == 4:                                  # one image, one channel
-        return f"`{name}[0, 0]`, of shape {a.shape}:\n\n" + array_md(a[0, 0], 3)
+    if a.ndim == 4:                 # every image and channel: answers sum over the batch
+        return f"`{name}`, of shape {a.shape}:\n\n" + "\n\n".join(
+            f"`{name}[{n}, {c}]`:\n\n" + array_md(a[n, c], 3)
+            for n in range(a.shape[0]) for c in range(a.shape[1]))
     return f"`{name}`, of shape {a.shape}:\n\n" + array_md(a, 3)
 
 

@@ -119,7 +119,8 @@ def find_the_double_flip() -> Exercise:
         "Find the bug: the rotated kernel",
         "A text says 'the input gradient is a full convolution with the rotated kernel', and "
         "this function does exactly that for the library's layer (cross-correlation, stride 1). "
-        "Take the kernel with $w_{0,0} = 1$, $w_{0,1} = 2$ and zeros elsewhere, and an upstream "
+        f"Take a {x.shape[2]}x{x.shape[3]} input, padding 1, and a {w.shape[2]}x{w.shape[3]} "
+        "kernel with $w_{0,0} = 1$, $w_{0,1} = 2$ and zeros elsewhere, and an upstream "
         "gradient that is 1 at output (1, 1) and 0 elsewhere. Which input pixels should "
         "receive 1 and 2, and which does the function give them to?\n\n" + _code(dx_flips_twice),
         "Output (1, 1) read the padded input window whose top-left pixel is input (0, 0): "

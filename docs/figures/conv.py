@@ -119,9 +119,10 @@ def conv_vs_correlation() -> Figure:
              "the opposite order (x₀₀ meets k₁₁).", size=11, fill=INK)
     title = ("Cross-correlation against true convolution, for the first output entry: "
              "the true convolution uses the kernel rotated by 180 degrees.")
-    caption = ("The first output entry of a 2x2 kernel on a 3x3 image. Left: what "
-               "cnn.conv2d multiplies (found by running it on one-hot arrays); right: the "
-               "terms of the toy net's exported forward formula.")
+    caption = ("The first output entry of a 2x2 kernel on a 3x3 image: the kernel, then "
+               "the cross-correlation (what cnn.conv2d multiplies, found by running it on "
+               "one-hot arrays), then the true convolution (the terms of the toy net's "
+               "exported forward formula).")
     return Figure("conv_vs_correlation",
                   svg.render(title, ident="fig-conv-vs-corr", max_width=W), caption, data)
 
@@ -348,8 +349,8 @@ def dx_frames() -> Figure:
                                 f"{num(f['value'])}.", f"fig-dx-frame-{f['frame']}",
                                 data_frame=f["frame"], data_pixel=f"{u},{v}"))
     caption = (f"dL/dx of the same convolution, one frame per input pixel: the window of "
-               f"the dilated, padded G times rot180(w), summed. The last frame is what "
-               f"cnn.conv2d_backward returns.")
+               "the dilated, padded G times rot180(w), summed. The last frame is what "
+               "cnn.conv2d_backward returns.")
     html = ('<div class="cnn-frames" data-figure="conv_backward_dx_frames">\n'
             + "\n".join(parts) + "\n</div>")
     return Figure("conv_backward_dx_frames", html, caption, d)

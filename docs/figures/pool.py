@@ -13,7 +13,7 @@ import numpy as np
 import cnn
 
 from . import Figure
-from .svg import GRID, HIGHLIGHT, INK, MUTED, PALETTE, Svg, grid, num, sub
+from .svg import HIGHLIGHT, INK, MUTED, PALETTE, Svg, grid, num, sub
 
 #: The worked example of docs/layers/max_pool.md.
 X = np.array([[[[1., 3., 2., 2.],

@@ -11,7 +11,7 @@ placeholder instead, and this hook replaces it with Markdown at build time:
     name order (``[2]`` before ``[10]``), one display block each.
 ``{{ fact("toy_net", "gradient_is_convolution") }}``
     An admonition: "Proven for every size" (with the assumptions the proof
-    makes), "Proven on the listed sizes only" (with the sizes), or "Proven"
+    makes), "Checked on the listed sizes (not proven for every size)" (with the sizes), or "Proven"
     (a fact about no array sizes) if the fact holds, "Refuted" (failure) if
     not; with the statement, its LaTeX, the derivation step by step if the
     fact has ``steps`` (each a displayed equation and its justification), the
@@ -138,7 +138,8 @@ class _Renderer:
         if not fact["holds"]:
             kind, title = "failure", "Refuted"
         else:
-            titles = {"all": "Proven for every size", "listed": "Proven on the listed sizes only"}
+            titles = {"all": "Proven for every size",
+                      "listed": "Checked on the listed sizes (not proven for every size)"}
             kind, title = "success", titles.get(sizes, "Proven")
         body = [fact["statement"]]
         if fact.get("latex"):
@@ -149,8 +150,7 @@ class _Renderer:
         elif sizes == "listed":
             shown = "; ".join(_escape(s) for s in listed[:3])
             more = f" and {len(listed) - 3} more (see Sizes)" if len(listed) > 3 else ""
-            body.append(f"**Checked on listed sizes only**, not proven for every size: "
-                        f"{shown}{more}.")
+            body.append(f"**Checked on these sizes:** {shown}{more}.")
             if len(listed) > 3:
                 body.append('??? note "Sizes"\n\n' + _indent(
                     "\n".join(f"- {_escape(s)}" for s in listed), "    "))
@@ -174,7 +174,9 @@ class _Renderer:
             body.append(f"**Step {number}.** {_escape(step.justification)}\n\n"
                         + _display(equation))
         body.append(f"Every step is proven equal to the one before it when the derivation "
-                    f"runs (`python -m derivations.{subject}`): {_escape(c.proven)}.")
+                    f"runs (`python -m derivations.{subject}`), which refuses to export a step "
+                    f"that does not follow.")
+        body.append('??? note "How the steps are proven"\n\n' + _indent(_escape(c.proven) + ".", "    "))
         return '!!! abstract "Step by step"\n\n' + _indent("\n\n".join(body), "    ")
 
     def exercise(self, where: str, page: str, name: str) -> str:

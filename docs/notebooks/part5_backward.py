@@ -194,7 +194,7 @@ print(f"loss = -log p[t] = {v['loss']:.4f}")
 # window are equal: there the loss is not differentiable, the library picks
 # one of the one-sided slopes ([Conventions: kinks](../conventions.html#kinks-relu-at-0-and-ties-in-max-pooling)),
 # and a central difference, which averages the slopes on both sides, would
-# disagree with it. Seed 93 gives an example far from every corner: no
+# disagree with it. The random seed 93 gives an example far from every corner: no
 # ReLU input within 0.05 of 0, and in every pool window a unique, positive
 # maximum at least 0.05 above the runner-up. The step of the central
 # differences below is 1e-6, far smaller than these margins.
