@@ -410,3 +410,220 @@ def test_unknown_figure_fails_naming_the_page():
         hook.render_placeholders('{{ figure("nope") }}\n', page="docs/x.md")
     with pytest.raises(PluginError, match="docs/x.md"):
         hook.render_placeholders('{{ figure("toy_graph", "extra") }}\n', page="docs/x.md")
+
+
+# --------------------------------------------------------------------------- activations
+
+ACT = derivations.load("activations")
+_Z, _A = sp.Symbol("z", real=True), sp.Symbol("a", real=True)
+
+
+def _points(polyline: ET.Element) -> np.ndarray:
+    return np.array([[float(v) for v in p.split(",")]
+                     for p in polyline.get("points").split()])
+
+
+def _unmap(panel: ET.Element, xy: np.ndarray) -> np.ndarray:
+    """SVG coordinates back to (z, value), from the plot rect and its data- range."""
+    (box,) = having(panel, "plot", "rect")
+    x, y, w, h = (float(box.get(k)) for k in ("x", "y", "width", "height"))
+    z0, z1 = float(box.get("data-zmin").replace("−", "-")), float(box.get("data-zmax"))
+    lo, hi = (float(box.get(k).replace("−", "-")) for k in ("data-ymin", "data-ymax"))
+    return np.column_stack([z0 + (xy[:, 0] - x) / w * (z1 - z0),
+                            hi - (xy[:, 1] - y) / h * (hi - lo)])
+
+
+def _output_form(label: str) -> sp.Expr:
+    """'f′(z) = 1 − a²' -> 1 - a**2 (the drawn label, parsed back)."""
+    from sympy.parsing.sympy_parser import (implicit_multiplication_application,
+                                            parse_expr, standard_transformations)
+    text = label.split("=", 1)[1].strip().replace("−", "-").replace("cos²(a)", "cos(a)**2")
+    text = text.replace("²", "**2")
+    return parse_expr(text, local_dict={"a": _A}, transformations=standard_transformations
+                      + (implicit_multiplication_application,))
+
+
+def _exported(expr) -> sp.Expr:
+    # The arctan chain names cos^2(a) as one symbol: read it as the function it names.
+    return expr.xreplace({s: sp.cos(_A) ** 2 for s in expr.free_symbols
+                          if s.name == r"\cos^{2}(a)"})
+
+
+@pytest.mark.parametrize("name", ["relu", "tanh", "logistic", "arctan"])
+def test_activation_panel_is_cnn_and_the_export(name):
+    fig = build("activations")
+    (d,) = [p for p in fig.data["panels"] if p["name"] == name]
+    f = cnn.ACTIVATIONS[name]
+    z = np.asarray(d["z"])
+    assert z[0] == -4 and z[-1] == 4 and 0.0 in d["z"] and len(z) == 161
+    np.testing.assert_array_equal(d["f"], f(z))
+    np.testing.assert_array_equal(d["derivative"], f.derivative(z))
+    # The exported forward and derivative formulas, at every point (ReLU's 0 included).
+    case = ACT.case("elementwise")
+    for key, values in ((f"{name}(z)", d["f"]), (f"{name}'(z)", d["derivative"])):
+        exported = sp.lambdify(_Z, case.formulas[key].expr, modules="numpy")
+        got = np.array([float(exported(v)) for v in z])
+        np.testing.assert_allclose(values, got, rtol=1e-12, atol=1e-15, err_msg=key)
+    # The drawn label is the last step of the page's chain: with a = f(z) where it has one.
+    last = _exported(ACT.chain(name).steps[-1].expr)
+    root = parse(fig)
+    (panel,) = [s for s in having(root, "cnn-frame", "svg") if s.get("data-activation") == name]
+    (label,) = having(panel, "derivative-label", "text")
+    assert "".join(label.itertext()) == d["label"]
+    if name == "relu":
+        assert last == sp.Heaviside(_Z, 0) and d["label"] == "f′(z) = 1 if z > 0, else 0"
+    else:
+        assert _A in last.free_symbols and _Z not in last.free_symbols
+        assert sp.simplify(_output_form(d["label"]) - last) == 0, (d["label"], last)
+        in_a = sp.lambdify(_A, last, modules="numpy")
+        np.testing.assert_allclose(d["derivative"], in_a(np.asarray(d["f"])), atol=1e-12)
+    # The polylines, read back into numbers, are the data; every grid point once.
+    curves = {"f": d["f"], "derivative": d["derivative"]}
+    lo, hi = d["yrange"]
+    for curve, values in curves.items():
+        lines = [e for e in having(panel, "curve", "polyline") if e.get("data-curve") == curve]
+        assert lines and all(e.get("data-activation") == name for e in lines)
+        drawn = np.vstack([_unmap(panel, _points(e)) for e in lines])
+        np.testing.assert_allclose(drawn[:, 0], z, atol=0.01 * 8 / 250)
+        np.testing.assert_allclose(drawn[:, 1], values, atol=0.01 * (hi - lo) / 160)
+    assert lo < min(d["f"] + d["derivative"]) and max(d["f"] + d["derivative"]) < hi
+    ticks = [float(e.get("data-value")) for e in having(panel, "ytick", "text")]
+    assert ticks == list(d["yticks"]) and [float(t) for t in ticks] == [
+        float("".join(e.itertext()).replace("−", "-")) for e in having(panel, "ytick", "text")]
+    kinks = having(panel, "kink", "circle")
+    if name == "relu":
+        # Two pieces, broken at 0; the dot is the library's value at 0, the open
+        # circle the right-hand limit it does not take.
+        lines = [e for e in having(panel, "curve", "polyline")
+                 if e.get("data-curve") == "derivative"]
+        assert len(lines) == 2
+        (dot,) = kinks
+        assert float(dot.get("data-value")) == f.derivative(np.array(0.0)) == 0
+        assert sp.Heaviside(0, 0) == 0
+        (dz, dv), = _unmap(panel, np.array([[float(dot.get("cx")), float(dot.get("cy"))]]))
+        assert abs(dz) < 1e-3 and abs(dv) < 1e-3
+        (limit,) = having(panel, "limit", "circle")
+        (lz, lv), = _unmap(panel, np.array([[float(limit.get("cx")), float(limit.get("cy"))]]))
+        assert abs(lz) < 1e-3 and abs(lv - f.derivative(np.array(1e-12))) < 1e-3
+        assert limit.get("fill") == "white" and dot.get("fill") != "white"
+        (text,) = having(panel, "kink-label", "text")
+        assert "".join(text.itertext()) == f"f′(0) = {num(f.derivative(np.array(0.0)))}"
+    else:
+        assert not kinks
+
+
+# --------------------------------------------------------------------------- softmax
+
+DENSE = derivations.load("dense_softmax")
+
+
+def _softmax_numpy(z):
+    e = np.exp(z - np.max(z))
+    return e / e.sum()
+
+
+def _fill_rgb(e: ET.Element) -> tuple[int, int, int]:
+    (rect,) = [r for r in e if tag(r) == "rect"]
+    h = rect.get("fill").lstrip("#")
+    return tuple(int(h[k:k + 2], 16) for k in (0, 2, 4))
+
+
+def test_softmax_jacobian_is_cnn_and_the_exported_formula():
+    fig = build("softmax_jacobian")
+    d = fig.data
+    z, K, t = np.asarray(d["z"]), len(d["z"]), d["label"]
+    _, dz = cnn.softmax_cross_entropy(z[None], np.array([t]))
+    y = np.eye(K)[t]
+    np.testing.assert_array_equal(d["y"], y)
+    np.testing.assert_array_equal(d["p_minus_y"], dz[0])          # N = 1: no mean
+    np.testing.assert_allclose(d["p"], dz[0] + y, rtol=1e-15, atol=1e-16)
+    np.testing.assert_allclose(d["p"], _softmax_numpy(z), rtol=1e-14)
+    assert t != int(np.argmax(z)), "the example should be a wrong guess"
+    # The exported chain: its last step p_i (delta_ij - p_j) at every i, j, with p
+    # from cnn; its K x K step in p_0..p_{K-1}; and its first (quotient rule) step.
+    chain = DENSE.chain("softmax_jacobian")
+    general, in_p, quotient = (chain.steps[-1].expr, chain.steps[1].expr,
+                               chain.steps[0].expr)
+    assert in_p.shape == (K, K)
+    i, j = sorted(general.free_symbols - {s for s in general.free_symbols
+                                          if not s.is_integer}, key=str)
+    p = {sp.Symbol(f"p_{{{k}}}", real=True): d["p"][k] for k in range(K)}
+    e = {sp.Symbol(f"z_{{{k}}}", real=True): z[k] for k in range(K)}
+    S = sp.Symbol("S", positive=True)
+    closed = np.zeros((K, K))
+    for a, b in np.ndindex(K, K):
+        entry = general.subs({i: a, j: b})
+        entry = entry.replace(lambda x: isinstance(x, sp.Indexed),
+                              lambda x: sp.Float(d["p"][int(x.indices[0])]))
+        closed[a, b] = float(entry)
+        assert float(in_p[a, b].subs(p)) == pytest.approx(closed[a, b], abs=1e-15)
+        q = quotient[a, b].subs(S, float(np.exp(z).sum())).subs(e)
+        assert float(q) == pytest.approx(closed[a, b], abs=1e-12)
+    np.testing.assert_allclose(d["jacobian"], closed, atol=1e-9)   # central differences
+    np.testing.assert_allclose(np.sum(d["jacobian"], axis=0), 0, atol=1e-9)
+    np.testing.assert_allclose(d["jacobian"], np.transpose(d["jacobian"]), atol=1e-9)
+    # The exported gradient of the cross-entropy, p_j - y_j at the last step.
+    grad = DENSE.chain("ce_gradient").steps[-1].expr
+    ys = {sp.Symbol(f"y_{{{k}}}", real=True): y[k] for k in range(K)}
+    np.testing.assert_allclose([float(g.subs(p).subs(ys)) for g in grad], d["p_minus_y"],
+                               atol=1e-15)
+
+    root = parse(fig)
+    # Bars: one per class, its value and label the data, heights proportional to p.
+    (bars_svg,) = [s for s in svgs(root) if s.get("id") is None and having(s, "bar")]
+    scale = float(bars_svg.get("data-bar-scale"))
+    bars = having(bars_svg, "bar", "g")
+    assert [int(g.get("data-class")) for g in bars] == list(range(K))
+    for g, pk in zip(bars, d["p"]):
+        (rect,) = [r for r in g if tag(r) == "rect"]
+        assert g.get("data-value") == num(pk) and texts(g) == [num(pk)]
+        assert float(rect.get("height")) == pytest.approx(pk * scale, abs=0.01)
+    assert [e.get("data-value") for e in having(bars_svg, "logit", "text")] == [
+        num(v) for v in z]
+    # Jacobian cells: the numbers, blue for positive and orange for negative,
+    # darker as the magnitude grows.
+    cells = {(int(g.get("data-row")), int(g.get("data-col"))): g
+             for g in having(root, "jacobian", "g")}
+    assert set(cells) == set(np.ndindex(K, K))
+    by_size = []
+    for (a, b), g in cells.items():
+        v = d["jacobian"][a][b]
+        assert g.get("data-value") == num(v) and texts(g) == [num(v)]
+        assert float(g.get("data-value").replace("−", "-")) == pytest.approx(
+            closed[a, b], abs=5e-3 * abs(closed[a, b]))
+        r, gg, bl = _fill_rgb(g)
+        assert (bl > r) == (v > 0) and (a == b) == (v > 0), (a, b)
+        assert g.get("data-sign") == ("+" if v > 0 else "−")
+        by_size.append((abs(v), -(r + gg + bl)))
+    by_size.sort()
+    assert [s for _, s in by_size] == sorted(s for _, s in by_size), "not darker when larger"
+    # The gradient rows: p, y and p - y, as drawn.
+    for kind, values in (("p", d["p"]), ("y", d["y"]), ("grad", d["p_minus_y"])):
+        drawn = {int(g.get("data-col")): (g.get("data-value"), texts(g))
+                 for g in having(root, kind, "g")}
+        assert drawn == {k: (num(v), [num(v)]) for k, v in enumerate(values)}, kind
+    for g in having(root, "grad", "g"):
+        r, _, bl = _fill_rgb(g)
+        assert (bl > r) == (d["p_minus_y"][int(g.get("data-col"))] > 0)
+    (descent,) = having(root, "descent", "text")
+    down = [k for k in range(K) if d["p_minus_y"][k] > 0]
+    assert "".join(descent.itertext()) == (
+        "gradient descent lowers " + " and ".join(f"z{sub(k)}" for k in down) + ", raises "
+        + " and ".join(f"z{sub(k)}" for k in range(K) if k not in down))
+
+
+_SVG_NUMBER = re.compile(r"-?(?:\d+\.\d+|\d+|\.\d+)")
+_GEOMETRY = ("x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "width", "height")
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_every_coordinate_is_an_svg_number(name):
+    """'177.' is not an SVG number: Chromium drops the whole polyline (seen once)."""
+    for e in parse(build(name)).iter():
+        if tag(e) == "svg":
+            continue
+        for key in _GEOMETRY:
+            if e.get(key) is not None:
+                assert _SVG_NUMBER.fullmatch(e.get(key)), (name, tag(e), key, e.get(key))
+        for point in (e.get("points") or "").split():
+            assert all(_SVG_NUMBER.fullmatch(v) for v in point.split(",")), (name, point)

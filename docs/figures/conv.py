@@ -71,60 +71,77 @@ def conv_vs_correlation() -> Figure:
     data = {"image": n, "kernel": k, "convolution": conv, "correlation": corr}
     colour = {(a, b): PALETTE[a * k + b] for a in range(k) for b in range(k)}
     cell = 40
-    W, H = 600, 262
-    svg = Svg(W, H)
-    # The kernel as stored.
-    kx, ky = 22, 70
-    svg.text(kx + cell, 22, "kernel K", size=13, weight="bold")
-    svg.text(kx + cell, 40, "(as stored)", size=10, fill=MUTED)
+    # Three panels (the kernel, then each operation) and a note, each its own SVG,
+    # reflowing in a grid: side by side on a wide column, stacked on a phone.
+    parts = []
+    kw_, kh_ = k * cell + 60, 56 + k * cell + 12
+    svg = Svg(kw_, kh_)
+    kx, ky = 30, 56
+    svg.text(kw_ / 2, 14, "kernel K", size=13, weight="bold")
+    svg.text(kw_ / 2, 32, "(as stored)", size=11, fill=MUTED)
     names = [[f"k{sub(a, b)}" for b in range(k)] for a in range(k)]
     grid(svg, kx, ky, names, cell=cell, labels=names, size=12, kind="kernel",
          fills=[[colour[(a, b)] for b in range(k)] for a in range(k)],
          extra=lambda a, b: {"data_kernel": f"{a},{b}", "data_colour": colour[(a, b)]})
+    parts.append(svg.render("The kernel K as stored, each weight in its colour.",
+                            ident="fig-conv-vs-corr-kernel", max_width=kw_ * 1.3,
+                            class_="cnn-panel"))
     panels = (("correlation", "cross-correlation", "cnn.conv2d, PyTorch: K as it is", corr,
                "y₀₀"),
               ("convolution", "true convolution", "toy net, scipy: K rotated 180°", conv,
                "z₀₀"))
-    for p, (key, title, sub_title, pairs, out) in enumerate(panels):
-        x0 = 150 + p * 230
+    PW, PH = 210, 48 + n * cell + 44
+    for key, title, sub_title, pairs, out in panels:
+        svg = Svg(PW, PH)
+        x0 = (PW - n * cell) / 2
         svg.open("g", class_="panel", data_kind=key)
-        svg.text(x0 + n * cell / 2, 22, title, size=13, weight="bold")
-        svg.text(x0 + n * cell / 2, 40, sub_title, size=10, fill=MUTED)
+        svg.text(PW / 2, 14, title, size=13, weight="bold")
+        svg.text(PW / 2, 32, sub_title, size=11, fill=MUTED)
         weight_of = {px: kw for kw, px in pairs}
         for u in range(n):
             for vv in range(n):
-                cx, cy = x0 + vv * cell, 56 + u * cell
+                cx, cy = x0 + vv * cell, 48 + u * cell
                 if (u, vv) in weight_of:
                     kw = weight_of[(u, vv)]
                     svg.open("g", class_="pair", data_pixel=f"{u},{vv}",
                              data_kernel=f"{kw[0]},{kw[1]}", data_colour=colour[kw])
                     svg.rect(cx, cy, cell, cell, fill=colour[kw], stroke=INK)
-                    svg.text(cx + cell / 2, cy + cell / 2 - 7, f"x{sub(u, vv)}", size=11)
-                    svg.text(cx + cell / 2, cy + cell / 2 + 8, f"·k{sub(*kw)}", size=10)
+                    svg.text(cx + cell / 2, cy + cell / 2 - 7, f"x{sub(u, vv)}", size=12)
+                    svg.text(cx + cell / 2, cy + cell / 2 + 8, f"·k{sub(*kw)}", size=11)
                     svg.close("g")
                 else:
                     svg.rect(cx, cy, cell, cell, fill="white")
-                    svg.text(cx + cell / 2, cy + cell / 2, f"x{sub(u, vv)}", size=10, fill=GRID)
+                    svg.text(cx + cell / 2, cy + cell / 2, f"x{sub(u, vv)}", size=11, fill=GRID)
         rows = sorted(weight_of)
-        svg.rect(x0 + min(q for _, q in rows) * cell, 56 + min(r for r, _ in rows) * cell,
+        svg.rect(x0 + min(q for _, q in rows) * cell, 48 + min(r for r, _ in rows) * cell,
                  k * cell, k * cell, stroke=HIGHLIGHT, stroke_width=2.5)
         terms = [f"k{sub(*weight_of[px])}x{sub(*px)}" for px in rows]
         half = (len(terms) + 1) // 2
-        svg.text(x0 + n * cell / 2, 56 + n * cell + 18, f"{out} = " + " + ".join(terms[:half]),
-                 size=10, class_="equation-line")
-        svg.text(x0 + n * cell / 2, 56 + n * cell + 33, "+ " + " + ".join(terms[half:]),
-                 size=10, class_="equation-line")
+        svg.text(PW / 2, 48 + n * cell + 16, f"{out} = " + " + ".join(terms[:half]),
+                 size=11, class_="equation-line")
+        svg.text(PW / 2, 48 + n * cell + 33, "+ " + " + ".join(terms[half:]),
+                 size=11, class_="equation-line")
         svg.close("g")
-    svg.text(W / 2, H - 14, "Same window, same weights: the true convolution meets them in "
-             "the opposite order (x₀₀ meets k₁₁).", size=11, fill=INK)
+        parts.append(svg.render(f"The first output entry {out} of the {title}: which pixel "
+                                f"meets which kernel weight.", ident=f"fig-conv-vs-corr-{key}",
+                                max_width=PW * 1.3, class_="cnn-panel", data_kind=key))
+    NW = 330
+    svg = Svg(NW, 40)
+    svg.text(NW / 2, 11, "Same window, same weights: the true convolution", size=12)
+    svg.text(NW / 2, 29, "meets them in the opposite order (x₀₀ meets k₁₁).", size=12)
+    parts.append(svg.render("Same window, same weights: the true convolution meets them in "
+                            "the opposite order.", ident="fig-conv-vs-corr-note",
+                            max_width=NW * 1.3, class_="cnn-panels-note"))
     title = ("Cross-correlation against true convolution, for the first output entry: "
              "the true convolution uses the kernel rotated by 180 degrees.")
+    html = ('<div class="cnn-reflow cnn-conv-vs-corr" role="group" '
+            f'aria-label="{title}" data-figure="conv_vs_correlation">\n'
+            + "\n".join(parts) + "\n</div>")
     caption = ("The first output entry of a 2x2 kernel on a 3x3 image: the kernel, then "
                "the cross-correlation (what cnn.conv2d multiplies, found by running it on "
                "one-hot arrays), then the true convolution (the terms of the toy net's "
                "exported forward formula).")
-    return Figure("conv_vs_correlation",
-                  svg.render(title, ident="fig-conv-vs-corr", max_width=W), caption, data)
+    return Figure("conv_vs_correlation", html, caption, data)
 
 
 # ---------------------------------------------------------------------------
@@ -262,36 +279,56 @@ def dw_frames() -> Figure:
 
 
 def _intro_dx(d) -> str:
-    svg = Svg(600, 200)
-    svg.text(10, 14, "dL/dx: the dilated, padded upstream gradient against the rotated kernel",
-             size=12, weight="bold", anchor="start")
+    """Three panels (G dilated, then padded; the kernel rotated) that reflow: side by
+    side on a wide column, stacked on a phone, their text never below ~11 px."""
     g, dil, gp = d["G"], d["dilated"], d["padded"]
     blue = PALETTE[5]
-    _matrix(svg, 10, 58, "G", g, cell=20, fills=[[blue] * len(g[0]) for _ in g])
-    svg.arrow(76, 88, 100, 88)
-    svg.text(88, 76, "dilate", size=9, fill=MUTED)
-    _matrix(svg, 104, 58, f"dilated: {d['stride'] - 1} zero between", dil, cell=16,
+    parts = ['<p class="cnn-frames-heading">dL/dx: the dilated, padded upstream gradient '
+             'against the rotated kernel</p>']
+    c1, c2 = 24, 22                      # cells of the 3x3 matrices, of the larger grids
+    W = 12 + len(g[0]) * c1 + 44 + len(dil) * c2 + 8
+    svg = Svg(W, 44 + len(dil) * c2 + 8)
+    _matrix(svg, 12, 44, "G", g, cell=c1, fills=[[blue] * len(g[0]) for _ in g], size=12,
+            title_size=12)
+    ax = 12 + len(g[0]) * c1
+    svg.arrow(ax + 6, 44 + len(g) * c1 / 2, ax + 38, 44 + len(g) * c1 / 2)
+    svg.text(ax + 22, 44 + len(g) * c1 / 2 - 12, "dilate", size=11, fill=MUTED)
+    _matrix(svg, ax + 44, 44, f"dilated: {d['stride'] - 1} zero between", dil, cell=c2,
             fills=[[blue if (r % d["stride"] == 0 and c % d["stride"] == 0) else "white"
-                    for c in range(len(dil))] for r in range(len(dil))], size=8)
-    x1 = 104 + len(dil) * 16 + 8
-    svg.arrow(x1, 88, x1 + 24, 88)
-    svg.text(x1 + 12, 76, "pad", size=9, fill=MUTED)
+                    for c in range(len(dil))] for r in range(len(dil))], size=11,
+            title_size=12)
+    parts.append(svg.render("G dilated: stride minus one zeros between its entries.",
+                            ident="fig-dx-intro-dilate", max_width=W * 1.3,
+                            class_="cnn-panel"))
     b = d["pad_before"]
     fills = [["#dddddd" if not (b <= r < b + len(dil) and b <= c < b + len(dil))
               else (blue if gp[r][c] else "white") for c in range(len(gp))]
              for r in range(len(gp))]
-    _matrix(svg, x1 + 30, 58, f"padded by {b} (= k−1−p)", gp, cell=16, fills=fills, size=8)
-    x2 = x1 + 30 + len(gp) * 16 + 20
-    _matrix(svg, x2, 58, "kernel w", d["w"], cell=20, fills=[[PALETTE[3]] * 3] * 3)
-    svg.arrow(x2 + 64, 88, x2 + 104, 88)
-    svg.text(x2 + 84, 76, "rot 180°", size=9, fill=MUTED)
-    _matrix(svg, x2 + 108, 58, "rot180(w)", d["rot"], cell=20, fills=[[PALETTE[1]] * 3] * 3,
-            kind="rot")
-    svg.text(10, 190, "Slide rot180(w) over the padded grid: the sum of the products at each "
-             "position is one entry of dx.", size=10, anchor="start")
-    return svg.render("The input of the dL/dx frames: G dilated, padded, and the kernel "
-                      "rotated by 180 degrees.", ident="fig-dx-intro", max_width=700,
-                      class_="cnn-frame-intro")
+    W = 44 + len(gp) * c2 + 8
+    svg = Svg(W, 44 + len(gp) * c2 + 8)
+    svg.arrow(4, 44 + len(gp) * c2 / 2, 36, 44 + len(gp) * c2 / 2)
+    svg.text(20, 44 + len(gp) * c2 / 2 - 12, "pad", size=11, fill=MUTED)
+    _matrix(svg, 44, 44, f"padded by {b} (= k−1−p)", gp, cell=c2, fills=fills, size=11,
+            title_size=12)
+    parts.append(svg.render(f"The dilated G padded by {b} zeros on each side.",
+                            ident="fig-dx-intro-pad", max_width=W * 1.3, class_="cnn-panel"))
+    k = len(d["w"])
+    W = 12 + k * c1 + 64 + k * c1 + 12
+    svg = Svg(W, 44 + k * c1 + 8)
+    _matrix(svg, 12, 44, "kernel w", d["w"], cell=c1, fills=[[PALETTE[3]] * k] * k, size=12,
+            title_size=12)
+    ax = 12 + k * c1
+    svg.arrow(ax + 6, 44 + k * c1 / 2, ax + 58, 44 + k * c1 / 2)
+    svg.text(ax + 32, 44 + k * c1 / 2 - 12, "rot 180°", size=11, fill=MUTED)
+    _matrix(svg, ax + 64, 44, "rot180(w)", d["rot"], cell=c1, fills=[[PALETTE[1]] * k] * k,
+            kind="rot", size=12, title_size=12)
+    parts.append(svg.render("The kernel w and the kernel rotated by 180 degrees.",
+                            ident="fig-dx-intro-rot", max_width=W * 1.3, class_="cnn-panel"))
+    parts.append('<p class="cnn-reflow-note">Slide rot180(w) over the padded grid: the sum '
+                 'of the products at each position is one entry of dx.</p>')
+    return ('<div class="cnn-frame-intro cnn-reflow" role="group" aria-label="The input of '
+            'the dL/dx frames: G dilated, padded, and the kernel rotated by 180 degrees.">\n'
+            + "\n".join(parts) + "\n</div>")
 
 
 def dx_frames() -> Figure:

@@ -14,7 +14,9 @@ import numpy as np
 import cnn
 
 from . import Figure
-from .svg import INK, MUTED, PALETTE, Svg
+from html import escape
+
+from .svg import INK, MUTED, PALETTE, Svg, _attrs, _r
 
 BATCH = 2       # the forward pass runs on this many images; figures write N
 
@@ -86,20 +88,48 @@ def mnist_data() -> dict:
             "cost": "softmax cross-entropy, mean over the batch"}
 
 
+def _lines(text: str, width: int = 22) -> list[str]:
+    """``text`` in at most two lines, broken after the ", " or ": " (outside
+    parentheses) nearest its middle; each line but the last keeps its trailing
+    space, so the element's text is ``text``."""
+    depth, cuts = 0, []
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and text.startswith((", ", ": "), i):
+            cuts.append(i + 2)
+    if len(text) <= width or not cuts:
+        return [text]
+    cut = min(cuts, key=lambda i: max(i, len(text) - i))
+    return [text[:cut], text[cut:]]
+
+
+def _text_lines(svg: Svg, x, y, text: str, *, size: float, step: float, **attrs) -> None:
+    """One ``<text>`` (so a test reads ``text`` back whole), a ``<tspan>`` per line,
+    centred vertically on y."""
+    lines = _lines(text)
+    y0 = y - (len(lines) - 1) * step / 2
+    spans = "".join(f'<tspan x="{_r(x)}" y="{_r(y0 + i * step)}">{escape(line, quote=False)}'
+                    f"</tspan>" for i, line in enumerate(lines))
+    svg.parts.append(f"<text {_attrs(dict(font_size=size, dominant_baseline='central', **attrs))}>"
+                     f"{spans}</text>")
+
+
 def _architecture(name: str, d: dict, title: str) -> Figure:
+    # Narrow (the operations in two lines beside the arrows) so that in a notebook's
+    # output column on a phone, about 240 px, the text stays near 11 px.
     stages = d["stages"]
-    box_w, box_h, gap = 150, 34, 34
-    W = 470
+    box_w, box_h, gap = 128, 34, 42
+    W = 250
     H = 20 + len(stages) * (box_h + gap) + box_h + 10
     svg = Svg(W, H)
-    x0 = 20
+    x0 = 8
     colours = {"x": PALETTE[8]}
     for i, (key, op, shape) in enumerate(stages):
         y = 14 + i * (box_h + gap)
         if i:
-            svg.arrow(x0 + box_w / 2, y - gap + 2, x0 + box_w / 2, y - 2)
-            svg.text(x0 + box_w / 2 + 14, y - gap / 2, op, size=11, anchor="start",
-                     fill=INK, class_="op", data_stage=key)
+            svg.arrow(x0 + 24, y - gap + 2, x0 + 24, y - 2)
+            _text_lines(svg, x0 + 38, y - gap / 2, op, size=11, step=14, class_="op",
+                        data_stage=key)
         fill = colours.get(key, PALETTE[5] if key.startswith(("z", "p", "x")) and
                            len(shape) == 4 else PALETTE[3])
         svg.open("g", class_="stage", data_stage=key, data_shape=_n(shape))
@@ -108,14 +138,14 @@ def _architecture(name: str, d: dict, title: str) -> Figure:
         svg.text(x0 + box_w - 8, y + box_h / 2, _n(shape), size=11, anchor="end")
         svg.close("g")
     y = 14 + len(stages) * (box_h + gap)
-    svg.arrow(x0 + box_w / 2, y - gap + 2, x0 + box_w / 2, y - 2)
+    svg.arrow(x0 + 24, y - gap + 2, x0 + 24, y - 2)
     svg.rect(x0, y, box_w, box_h, fill="white", stroke=INK, rx=5, stroke_dasharray="4 3")
     svg.text(x0 + box_w / 2, y + box_h / 2, "cost L (a number)", size=11)
-    svg.text(x0 + box_w / 2 + 14, y - gap / 2, d["cost"], size=11, anchor="start", fill=MUTED)
+    _text_lines(svg, x0 + 38, y - gap / 2, d["cost"], size=11, step=14, fill=MUTED)
     caption = (f"{d['network']}: every shape is read from a forward pass on a batch of "
                f"N = {d['batch']} images; blue boxes are image-shaped (N, channels, rows, "
                f"columns), yellow ones a row per image.")
-    return Figure(name, svg.render(title, ident=f"fig-{name}", max_width=W), caption, d)
+    return Figure(name, svg.render(title, ident=f"fig-{name}", max_width=W * 1.4), caption, d)
 
 
 def digits01() -> Figure:

@@ -112,7 +112,8 @@ class Svg:
 def _r(v) -> str:
     """Coordinates with at most 2 decimals, so the SVG stays short and diffable."""
     v = float(v)
-    return str(int(v)) if v == int(v) else f"{v:.2f}".rstrip("0")
+    # rstrip(".") too: 177.001 -> "177." is no SVG number (Chromium drops the element).
+    return str(int(v)) if v == int(v) else f"{v:.2f}".rstrip("0").rstrip(".")
 
 
 def plain_grid(svg: Svg, x0, y0, rows, cols, *, cell=24, labels=None, fills=None,

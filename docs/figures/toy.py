@@ -80,63 +80,70 @@ def toy_graph() -> Figure:
     d = graph_data()
     n, k = d["image"], d["kernel"]
     kernel_colour = {(a, b): PALETTE[a * k + b] for a in range(k) for b in range(k)}
-    W, H = 560, 340
+    # Narrow enough (and text large enough) to stay readable in a phone's column:
+    # the cost sits under the output, the kernel legend under the graph.
+    W, H = 370, 440
     svg = Svg(W, H)
-    top = 70
+    top = 74
     # Column 1: the pixels, vectorised (row-major), as the seed draws them.
-    px_x, gap = 58, 29
+    px_x, gap = 36, 31
     pixel_y = {(u, vv): top + (u * n + vv) * gap for u in range(n) for vv in range(n)}
-    node_x, out_x = 262, 410
+    node_x, out_x = 178, 306
     node_gap = (pixel_y[(n - 1, n - 1)] - top) / max(1, len(d["nodes"]) - 1)
     node_y = {node: top + i * node_gap for i, node in enumerate(d["nodes"])}
-    out_y = top + (pixel_y[(n - 1, n - 1)] - top) / 2
-    svg.text(px_x, 14, "image x", size=12, weight="bold")
-    svg.text(px_x, 29, "(pixels, row by row)", size=10, fill=MUTED)
-    svg.text(node_x, 14, "layer 1", size=12, weight="bold")
-    svg.text(node_x, 29, "z = x * K,  a = tanh(z)", size=10, fill=MUTED)
-    svg.text(out_x + 40, 14, "output and cost", size=12, weight="bold")
+    out_y = top + (pixel_y[(n - 1, n - 1)] - top) / 2 - 40
+    svg.text(4, 14, "image x", size=13, weight="bold", anchor="start")
+    svg.text(4, 31, "pixels, row", size=11, fill=MUTED, anchor="start")
+    svg.text(4, 45, "by row", size=11, fill=MUTED, anchor="start")
+    svg.text(node_x, 14, "layer 1", size=13, weight="bold")
+    svg.text(node_x, 31, "z = x * K", size=11, fill=MUTED)
+    svg.text(node_x, 45, "a = tanh(z)", size=11, fill=MUTED)
+    svg.text(out_x, 14, "output, cost", size=13, weight="bold")
     # Edges first, so the nodes are drawn over them.
     for node, kw, px in d["conv_edges"]:
-        svg.line(px_x + 14, pixel_y[px], node_x - 22, node_y[node], stroke=kernel_colour[kw],
+        svg.line(px_x + 15, pixel_y[px], node_x - 24, node_y[node], stroke=kernel_colour[kw],
                  width=2.2, class_="edge conv", data_pixel=f"{px[0]},{px[1]}",
                  data_node=f"{node[0]},{node[1]}", data_kernel=f"{kw[0]},{kw[1]}",
                  data_colour=kernel_colour[kw])
     for r, node in d["dense_edges"]:
         y0, y1 = node_y[node], out_y
-        svg.line(node_x + 22, y0, out_x - 24, y1, stroke=INK, width=1.4, class_="edge dense",
+        svg.line(node_x + 24, y0, out_x - 26, y1, stroke=INK, width=1.4, class_="edge dense",
                  data_weight=r, data_node=f"{node[0]},{node[1]}")
-        mx, my = node_x + 22 + 0.45 * (out_x - 24 - node_x - 22), y0 + 0.45 * (y1 - y0)
-        svg.rect(mx - 11, my - 8, 22, 16, fill="white", stroke="none")
-        svg.text(mx, my, f"w{sub(r)}", size=11, class_="weight-label", data_weight=r)
+        mx, my = node_x + 24 + 0.45 * (out_x - 26 - node_x - 24), y0 + 0.45 * (y1 - y0)
+        svg.rect(mx - 12, my - 9, 24, 18, fill="white", stroke="none")
+        svg.text(mx, my, f"w{sub(r)}", size=12, class_="weight-label", data_weight=r)
     for (u, vv), y in pixel_y.items():
-        svg.circle(px_x, y, 13, class_="pixel", data_pixel=f"{u},{vv}")
-        svg.text(px_x, y, f"x{sub(u, vv)}", size=10)
+        svg.circle(px_x, y, 15, class_="pixel", data_pixel=f"{u},{vv}")
+        svg.text(px_x, y, f"x{sub(u, vv)}", size=11)
     for node, y in node_y.items():
-        svg.circle(node_x, y, 22, fill="#f3f3f3", class_="node", data_node=f"{node[0]},{node[1]}")
-        svg.text(node_x, y - 6, f"z{sub(*node)}", size=11)
-        svg.text(node_x, y + 8, f"a{sub(*node)}", size=9, fill=MUTED)
-    svg.circle(out_x, out_y, 24, fill="#f3f3f3", class_="output")
-    svg.text(out_x, out_y - 6, "z₂", size=11)
-    svg.text(out_x, out_y + 8, "o = σ(z₂)", size=9, fill=MUTED)
-    svg.arrow(out_x + 24, out_y, out_x + 60, out_y)
-    svg.rect(out_x + 62, out_y - 30, 84, 60, fill="white", stroke=INK, rx=6)
-    svg.text(out_x + 104, out_y - 12, "cost", size=11, weight="bold")
-    svg.text(out_x + 104, out_y + 6, "L = ½(o − y)²", size=10)
-    svg.text(out_x + 104, out_y + 20, "label y", size=9, fill=MUTED)
+        svg.circle(node_x, y, 24, fill="#f3f3f3", class_="node", data_node=f"{node[0]},{node[1]}")
+        svg.text(node_x, y - 7, f"z{sub(*node)}", size=12)
+        svg.text(node_x, y + 9, f"a{sub(*node)}", size=11, fill=MUTED)
+    svg.circle(out_x, out_y, 26, fill="#f3f3f3", class_="output")
+    svg.text(out_x, out_y - 7, "z₂", size=12)
+    svg.text(out_x, out_y + 9, "o = σ(z₂)", size=10.5, fill=MUTED)
+    svg.arrow(out_x, out_y + 26, out_x, out_y + 56)
+    svg.rect(out_x - 54, out_y + 58, 108, 64, fill="white", stroke=INK, rx=6)
+    svg.text(out_x, out_y + 74, "cost", size=12, weight="bold")
+    svg.text(out_x, out_y + 92, "L = ½(o − y)²", size=11)
+    svg.text(out_x, out_y + 108, "label y", size=11, fill=MUTED)
     # The kernel, in matrix form, doubling as the colour legend of the edges.
-    lx, ly, cell = out_x - 20, out_y + 70, 30
-    svg.text(lx + cell, ly - 12, "kernel K (edge colours)", size=10, anchor="middle")
+    cell = 32
+    lx, ly = W - 8 - k * cell, pixel_y[(n - 1, n - 1)] + 44
+    svg.text(lx + cell * k / 2, ly - 13, "kernel K", size=11, anchor="middle")
     grid(svg, lx, ly, [[f"k{sub(a, b)}" for b in range(k)] for a in range(k)], cell=cell,
          labels=[[f"k{sub(a, b)}" for b in range(k)] for a in range(k)],
          fills=[[kernel_colour[(a, b)] for b in range(k)] for a in range(k)], kind="kernel",
+         size=11,
          extra=lambda a, b: {"data_kernel": f"{a},{b}", "data_colour": kernel_colour[(a, b)]})
-    svg.text(lx + k * cell + 8, ly + cell * k / 2, "true convolution: z₀₀ uses", size=9,
-             anchor="start", fill=MUTED)
-    svg.text(lx + k * cell + 8, ly + cell * k / 2 + 13, "k₀₀ with x₁₁ (flipped)", size=9,
-             anchor="start", fill=MUTED)
+    notes = ("edge colour = kernel weight;", "true convolution: z₀₀ uses",
+             "k₀₀ with x₁₁ (flipped)")
+    for i, line in enumerate(notes):
+        svg.text(lx - 12, ly + cell * k / 2 + (i - 1) * 16, line, size=11, anchor="end",
+                 fill=MUTED)
     title = ("The toy net as a graph: nine pixels feed four layer-1 nodes through the "
              "2x2 kernel (edge colour = kernel weight), four dense weights feed the output.")
-    return Figure("toy_graph", svg.render(title, ident="fig-toy-graph", max_width=W),
+    return Figure("toy_graph", svg.render(title, ident="fig-toy-graph", max_width=W * 1.45),
                   "The seed's toy net. Each layer-1 node adds four pixels, each times the "
                   "kernel weight of the edge's colour; the edges are the terms of the exported "
                   "forward formulas.", d)

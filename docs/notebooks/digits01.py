@@ -57,13 +57,13 @@ print({k: v.shape for k, v in net.params.items()}, f"- {net.n_params()} paramete
 import sys
 from pathlib import Path
 
-from IPython.display import SVG
-
 # The figures live in the checkout's docs/figures (not in the installed package).
 sys.path.insert(0, str(Path(cnn.__file__).resolve().parents[1]))
 from docs.figures import FIGURES  # noqa: E402
 
-SVG(FIGURES["arch_digits01"]().svg)
+figure = FIGURES["arch_digits01"]()
+HTML(f'<figure class="cnn-figure">{figure.svg}<figcaption>{figure.caption}</figcaption>'
+     '</figure>')
 
 # %% [markdown]
 # ## Training, live, on both splits

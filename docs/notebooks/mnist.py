@@ -51,13 +51,13 @@ print(f"{len(data.y_train)} training and {len(data.y_test)} test images, "
 import sys
 from pathlib import Path
 
-from IPython.display import SVG
-
 # The figures live in the checkout's docs/figures (not in the installed package).
 sys.path.insert(0, str(Path(cnn.__file__).resolve().parents[1]))
 from docs.figures import FIGURES  # noqa: E402
 
-SVG(FIGURES["arch_mnist"]().svg)
+figure = FIGURES["arch_mnist"]()
+HTML(f'<figure class="cnn-figure">{figure.svg}<figcaption>{figure.caption}</figcaption>'
+     '</figure>')
 
 # %% [markdown]
 # ## The digits on a 28x28 canvas
