@@ -385,7 +385,7 @@ def dx_frames() -> Figure:
                                 f"dilated G at ({u},{v}) against rot180(w) gives dx[{u},{v}] = "
                                 f"{num(f['value'])}.", f"fig-dx-frame-{f['frame']}",
                                 data_frame=f["frame"], data_pixel=f"{u},{v}"))
-    caption = (f"dL/dx of the same convolution, one frame per input pixel: the window of "
+    caption = ("dL/dx of the same convolution, one frame per input pixel: the window of "
                "the dilated, padded G times rot180(w), summed. The last frame is what "
                "cnn.conv2d_backward returns.")
     html = ('<div class="cnn-frames" data-figure="conv_backward_dx_frames">\n'
