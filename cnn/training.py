@@ -364,7 +364,7 @@ def train(net, X, y, *, epochs: int, batch_size: int, lr: float, momentum: float
     bar = _progress(total, desc or f"train {getattr(net, 'name', '')}", progress,
                     initial=opt.steps)
     limits = _blas_threads(threads)
-    first_loss, first_step_loss, warned = None, [], []
+    first_loss, warned = None, False     # the first step's loss; the growth warning given
     try:
         for epoch in range(first, epochs + 1):
             t0 = time.perf_counter()
@@ -373,16 +373,14 @@ def train(net, X, y, *, epochs: int, batch_size: int, lr: float, momentum: float
             for i in range(0, n, batch_size):
                 idx = order[i:i + batch_size]
                 loss = _step(net, opt, X[idx], y[idx], epoch)
-                if not first_step_loss:
-                    first_step_loss.append(loss)
+                if first_loss is None:
+                    first_loss = loss
                 loss_sum += loss * len(idx)
                 bar.update()
                 if opt.steps % 50 == 0:
                     bar.set_postfix_str(f"epoch {epoch} loss {loss_sum / (i + len(idx)):.4f}",
                                         refresh=False)
-            if first_loss is None:
-                first_loss = first_step_loss[0]
-            _warn_if_growing(first_loss, loss_sum / n, epoch, lr, warned)
+            warned = warned or _warn_if_growing(first_loss, loss_sum / n, epoch, lr)
             record = {"epoch": epoch, "train_loss": loss_sum / n,
                       "lr": opt.lr * opt.schedule(opt.steps - 1),
                       "seconds": time.perf_counter() - t0}
@@ -413,15 +411,15 @@ class TrainingUnstableWarning(RuntimeWarning):
 GROWTH_WARNING = 100.0
 
 
-def _warn_if_growing(first: float, mean: float, epoch: int, lr: float, warned: list) -> None:
-    """Warn (once per run) when an epoch's mean loss exceeds ``GROWTH_WARNING`` x the first."""
-    if warned or not mean > GROWTH_WARNING * max(first, 1e-12):
-        return
-    warned.append(epoch)
+def _warn_if_growing(first: float, mean: float, epoch: int, lr: float) -> bool:
+    """Warn when an epoch's mean loss exceeds ``GROWTH_WARNING`` x the first step's; True if so."""
+    if not mean > GROWTH_WARNING * max(first, 1e-12):
+        return False
     warnings.warn(TrainingUnstableWarning(
         f"the training loss grew from {first:.4g} (first step) to {mean:.4g} (mean of epoch "
         f"{epoch}): the learning rate lr={lr:g} is probably too large; try a smaller one "
         f"(e.g. lr={lr / 10:g})"), stacklevel=3)
+    return True
 
 
 def _step(net, opt, xb, yb, epoch) -> float:

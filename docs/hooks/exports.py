@@ -183,8 +183,7 @@ class _Renderer:
         module = self.root / "docs" / "exercises" / f"{page}.py"
         if not re.fullmatch(r"[a-z][a-z0-9_]*", page) or not module.is_file():
             raise self.fail(where, f"no exercises module docs/exercises/{page}.py")
-        if str(ROOT) not in sys.path:      # mkdocs restores sys.path after loading hooks
-            sys.path.insert(0, str(ROOT))   # exercise modules import docs.exercises
+        _repository_on_path()               # exercise modules import docs.exercises
         functions = _exercise_module(module)
         if name not in functions:
             raise self.fail(where, f"docs/exercises/{page}.py has no exercise {name!r}; it has "
@@ -248,8 +247,7 @@ class _Renderer:
         return "\n".join(rows) + "\n"
 
     def figure(self, where: str, name: str) -> str:
-        if str(ROOT) not in sys.path:      # mkdocs restores sys.path after loading hooks
-            sys.path.insert(0, str(ROOT))
+        _repository_on_path()
         from docs.figures import FIGURES   # imports cnn: only when a page has a figure
         if name not in FIGURES:
             raise self.fail(where, f"no figure {name!r}; known: {sorted(FIGURES)}")
@@ -435,6 +433,13 @@ def _parse_call(call: str, fail) -> tuple[str, list[Any], dict[str, Any]]:
 # ---------------------------------------------------------------------------
 # Markdown builders
 # ---------------------------------------------------------------------------
+def _repository_on_path() -> None:
+    """Put the checkout on sys.path (mkdocs restores sys.path after loading hooks), so
+    that ``docs.figures`` and ``docs.exercises`` import while pages are rendered."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
 _EXERCISE_MODULES: dict[Path, dict[str, Callable]] = {}
 
 
