@@ -1,6 +1,7 @@
 """SymPy derivations of every gradient in the project, exported to JSON.
 
-Run ``python -m derivations`` to re-derive and export every subject, or
+Run ``python -m derivations`` to re-derive and export every subject,
+``python -m derivations conv2d max_pool`` for some (``--list``, ``--help``), or
 ``python -m derivations.<subject>`` for one. Load an export with::
 
     >>> import derivations
@@ -8,11 +9,11 @@ Run ``python -m derivations`` to re-derive and export every subject, or
     >>> toy.formula("valid_3x3_k2", "dL/dk[0,0]").expr     # a SymPy expression
 """
 
-from .export import Case, Export, ExportError, Formula, read
+from .loader import Case, Export, ExportError, Formula, read
 
 #: Every subject, in the order ``python -m derivations`` derives them.
-SUBJECTS = ["toy_net", "activations", "l2_loss", "dense_softmax", "max_pool", "conv2d",
-            "max_pool_index", "conv2d_index"]
+SUBJECTS = ["toy_net", "activations", "l2_loss", "dense_softmax", "max_pool", "avg_pool",
+            "conv2d", "max_pool_index", "conv2d_index"]
 
 
 def load(subject: str) -> Export:

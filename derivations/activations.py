@@ -27,13 +27,12 @@ Run ``python -m derivations.activations``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sympy as sp
 
 from . import export
 from .proof import Proof
 from .steps import Step, chain
+from .toolkit import subject_main
 
 SUBJECT = "activations"
 
@@ -214,23 +213,15 @@ def chains() -> dict[str, dict]:
 
 
 def derive() -> dict:
-    return {
-        "title": "Activations: ReLU, tanh, logistic, arctan and their derivatives",
-        "source": "derivations/activations.py",
-        "cases": {
-            "elementwise": {
-                "parameters": {"relu_derivative_at_0": RELU_AT_ZERO},
-                "variables": {"z": str(z), "G": str(G)},
-                "formulas": formulas(),
-            }
-        },
-        "facts": facts(),
-        "chains": chains(),
-    }
+    elementwise = export.case({"relu_derivative_at_0": RELU_AT_ZERO},
+                              {"z": str(z), "G": str(G)}, formulas())
+    return export.document(
+        title="Activations: ReLU, tanh, logistic, arctan and their derivatives",
+        source="derivations/activations.py", cases={"elementwise": elementwise},
+        facts=facts(), chains=chains())
 
 
-def main(directory: Path = export.EXPORT_DIR) -> Path:
-    return export.write(SUBJECT, derive(), directory)
+main = subject_main(__name__)
 
 
 if __name__ == "__main__":

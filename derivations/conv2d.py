@@ -36,13 +36,16 @@ Run ``python -m derivations.conv2d``.
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import sympy as sp
 
 from . import export
-from .proof import Checks, Proof
-from .steps import Step, chain
+from .conv2d_chains import dw_chain, dx_chain, flip_chain
+from .proof import Checks, Proof, expands_to_zero
+# (the exported chains call pad, dilate, rot180 and correlate "the helpers of
+# derivations/conv2d.py": these, imported here from the toolkit)
+from .toolkit import (correlate, crop, dilate, full_convolve, full_correlate, pad, partial,
+                      rot180, subject_main, symbol, symbol_matrix)
 
 SUBJECT = "conv2d"
 
@@ -70,54 +73,6 @@ BATCH_SIZE_CHECK = (2, 2, 3, 3, 4, 2, 3, 1, 2)
 
 
 # --------------------------------------------------------------------------
-# 2-D helpers on SymPy matrices, written out
-# --------------------------------------------------------------------------
-def pad(m: sp.Matrix, top: int, bottom: int, left: int, right: int) -> sp.Matrix:
-    out = sp.zeros(m.rows + top + bottom, m.cols + left + right)
-    out[top:top + m.rows, left:left + m.cols] = m
-    return out
-
-
-def dilate(m: sp.Matrix, s: int) -> sp.Matrix:
-    """Insert s - 1 zeros between neighbouring entries (s = 1: unchanged)."""
-    out = sp.zeros(s * (m.rows - 1) + 1, s * (m.cols - 1) + 1)
-    for i, j in itertools.product(range(m.rows), range(m.cols)):
-        out[s * i, s * j] = m[i, j]
-    return out
-
-
-def rot180(m: sp.Matrix) -> sp.Matrix:
-    return sp.Matrix(m.rows, m.cols, lambda i, j: m[m.rows - 1 - i, m.cols - 1 - j])
-
-
-def correlate(x: sp.Matrix, k: sp.Matrix, stride: int = 1) -> sp.Matrix:
-    """'valid' cross-correlation: ``out[i,j] = sum_ab x[s i + a, s j + b] k[a,b]``."""
-    oh = (x.rows - k.rows) // stride + 1
-    ow = (x.cols - k.cols) // stride + 1
-    return sp.Matrix(oh, ow, lambda i, j: sp.Add(*(
-        x[stride * i + a, stride * j + b] * k[a, b]
-        for a in range(k.rows) for b in range(k.cols))))
-
-
-def full_correlate(g: sp.Matrix, k: sp.Matrix) -> sp.Matrix:
-    """'full' cross-correlation: pad by the kernel size - 1 on every side."""
-    return correlate(pad(g, k.rows - 1, k.rows - 1, k.cols - 1, k.cols - 1), k)
-
-
-def full_convolve(g: sp.Matrix, k: sp.Matrix) -> sp.Matrix:
-    """'full' TRUE convolution (``scipy.signal.convolve2d(g, k, 'full')``): k flipped."""
-    return full_correlate(g, rot180(k))
-
-
-def crop(m: sp.Matrix, top: int, left: int, rows: int, cols: int) -> sp.Matrix:
-    return m[top:top + rows, left:left + cols]
-
-
-def is_zero_matrix(m: sp.Matrix) -> bool:
-    return all(sp.expand(e) == 0 for e in m)  # polynomials: expand decides
-
-
-# --------------------------------------------------------------------------
 # The layer on a symbolic instance
 # --------------------------------------------------------------------------
 class Conv2d:
@@ -132,13 +87,12 @@ class Conv2d:
         self.OW = (W + 2 * padding - KW) // stride + 1
         if self.OH < 1 or self.OW < 1:
             raise ValueError(f"kernel {KH}x{KW} does not fit {H}x{W} with padding {padding}")
-        sym = lambda name, *idx: sp.Symbol(f"{name}_{{{','.join(map(str, idx))}}}", real=True)  # noqa: E731
-        self.x = [[sp.Matrix(H, W, lambda i, j, n=n, c=c: sym("x", n, c, i, j)) for c in range(C)]
+        self.x = [[symbol_matrix("x", H, W, n, c) for c in range(C)]
                   for n in range(N)]
-        self.w = [[sp.Matrix(KH, KW, lambda a, b, f=f, c=c: sym("w", f, c, a, b)) for c in range(C)]
+        self.w = [[symbol_matrix("w", KH, KW, f, c) for c in range(C)]
                   for f in range(F)]
-        self.b = [sym("b", f) for f in range(F)]
-        self.G = [[sp.Matrix(self.OH, self.OW, lambda i, j, n=n, f=f: sym("G", n, f, i, j))
+        self.b = [symbol("b", f) for f in range(F)]
+        self.G = [[symbol_matrix("G", self.OH, self.OW, n, f)
                    for f in range(F)] for n in range(N)]
         p = padding
         self.xp = [[pad(xc, p, p, p, p) for xc in xn] for xn in self.x]
@@ -198,7 +152,7 @@ class Conv2d:
 
 def check_identities(net: Conv2d) -> dict[str, bool]:
     dw, db, dx = net.dw(), net.db(), net.dx()
-    same = lambda A, B: all(is_zero_matrix(a - b) for ra, rb in zip(A, B)  # noqa: E731
+    same = lambda A, B: all(expands_to_zero(a - b) for ra, rb in zip(A, B)  # noqa: E731
                             for a, b in zip(ra, rb))
     keep = lambda m: m  # noqa: E731
     return {
@@ -214,210 +168,6 @@ def check_identities(net: Conv2d) -> dict[str, bool]:
 # --------------------------------------------------------------------------
 # Chains: the two identities derived by hand, one entry at a time
 # --------------------------------------------------------------------------
-# Each step is an expression in IndexedBase entries (G, w, x^p and named arrays
-# such as the dilated G); ``definitions`` says what each entry is, computed by
-# the helpers above (pad, dilate, rot180, correlate) or by sympy.diff, and
-# derivations.steps proves every step equal to the one before after
-# substituting them. ``\partial_{w} y`` stands for the derivative dy/dw (the
-# export parser has no Derivative node); its entries are defined by sympy.diff.
-_i, _j, _f, _a, _e, _r, _t = sp.symbols("i j f a e r t", integer=True)
-_G, _w, _xp = (sp.IndexedBase(name, real=True) for name in ("G", "w", "x^p"))
-
-
-def _sum(expr, *limits):
-    """A sum over ``limits``, given outermost first (SymPy lists the innermost first)."""
-    return sp.Sum(expr, *reversed(limits))
-
-
-PROVEN = ("sympy .doit() writes out the finite sums; every named array is replaced by its "
-          "entries - G, w and x^p by the case's symbols (0 in the padding), the dilated and "
-          "padded G, the rotated kernel and the correlations by what the helpers pad, dilate, "
-          "rot180 and correlate of derivations/conv2d.py compute, and the derivative of y by "
-          "sympy.diff - and derivations.proof.is_zero proves each difference is 0 (the first "
-          "step against sympy.diff of L = sum G y)")
-
-
-def _printed(record: dict) -> dict:
-    """The chain's LaTeX re-printed from each step's srepr with index_sums.tex: the same
-    expression, one sum sign per index and ``i + 2 - a`` rather than ``- a + i + 2``."""
-    from .index_sums import tex
-    from .safe_srepr import parse_srepr
-    for step in record["steps"]:
-        step["latex"] = tex(parse_srepr(step["srepr"]))
-    return record
-
-
-def _array(name: str) -> sp.IndexedBase:
-    return sp.IndexedBase(name, real=True)
-
-
-def _base_definitions(net: Conv2d) -> dict:
-    """G, w and x^p entries (with concrete indices) -> the case's symbols (0 in the padding)."""
-    defs = {}
-    for n, f in itertools.product(range(net.N), range(net.F)):
-        for i, j in itertools.product(range(net.OH), range(net.OW)):
-            defs[_G[n, f, i, j]] = net.G[n][f][i, j]
-    for f, c in itertools.product(range(net.F), range(net.C)):
-        for a, e in itertools.product(range(net.KH), range(net.KW)):
-            defs[_w[f, c, a, e]] = net.w[f][c][a, e]
-    for n, c in itertools.product(range(net.N), range(net.C)):
-        xp = net.xp[n][c]
-        for u, v in itertools.product(range(xp.rows), range(xp.cols)):
-            defs[_xp[n, c, u, v]] = xp[u, v]
-    return defs
-
-
-def _derivative_of_y(net: Conv2d, var) -> tuple[sp.IndexedBase, dict]:
-    dy = _array(rf"\partial_{{{sp.latex(var)}}} y")
-    return dy, {dy[n, f, i, j]: sp.diff(net.y[n][f][i, j], var)
-                for n, f in itertools.product(range(net.N), range(net.F))
-                for i, j in itertools.product(range(net.OH), range(net.OW))}
-
-
-def _dil(s: int, what: str) -> str:
-    return what if s == 1 else rf"\operatorname{{dil}}_{s}({what})"
-
-
-def _replaced(steps: list, replace: dict | None) -> list:
-    """``steps`` with step k (1-based) replaced by ``replace[k]``: how the tests break a chain."""
-    return [(replace or {}).get(k, step) for k, step in enumerate(steps, start=1)]
-
-
-def dw_chain(net: Conv2d, fo: int = 0, co: int = 1, ao: int = 2, eo: int = 0,
-             replace: dict | None = None) -> dict:
-    """dL/dw[fo,co,ao,eo]: chain rule, dy/dw is a pixel, the correlation of x^p with (dilated) G."""
-    s, var = net.s, net.w[fo][co][ao, eo]
-    dy, defs = _derivative_of_y(net, var)
-    defs.update(_base_definitions(net))
-    steps = [
-        Step(_sum(_G[0, _f, _i, _j] * dy[0, _f, _i, _j], (_f, 0, net.F - 1),
-                  (_i, 0, net.OH - 1), (_j, 0, net.OW - 1)),
-             "Chain rule: L depends on the weight only through the outputs y, and "
-             "G = dL/dy weights each output's derivative (one image, n = 0)."),
-        Step(_sum(_G[0, fo, _i, _j] * _xp[0, co, s * _i + ao, s * _j + eo],
-                  (_i, 0, net.OH - 1), (_j, 0, net.OW - 1)),
-             f"Only output channel f = {fo} uses this weight, and in y[0,{fo},i,j] it "
-             f"multiplies exactly one pixel of the padded input channel c = {co}, the one "
-             f"at row {s if s > 1 else ''}i + {ao}, column {s if s > 1 else ''}j"
-             + (f" + {eo}" if eo else "") + " of the padded input: dy/dw is that pixel (0 "
-             "where it is padding)."),
-    ]
-    corr = _array(rf"\operatorname{{corr}}\big(x^p_{{0,{co}}},\ {_dil(s, f'G_{{0,{fo}}}')}\big)")
-    defs[corr[ao, eo]] = net.dw_by_correlation()[fo][co][ao, eo]
-    if s > 1:
-        dil = _array(rf"\operatorname{{dil}}_{s}(G)")
-        dg = dilate(net.G[0][fo], s)
-        defs.update({dil[0, fo, r, t]: dg[r, t] for r in range(dg.rows) for t in range(dg.cols)})
-        steps.append(Step(
-            _sum(dil[0, fo, _r, _t] * _xp[0, co, _r + ao, _t + eo],
-                 (_r, 0, dg.rows - 1), (_t, 0, dg.cols - 1)),
-            f"Dilate G: dil_{s}(G) holds G[i,j] at row {s}i, column {s}j and zeros in "
-            f"between ({s - 1} between neighbours). Summing over every row r and column t "
-            f"of it adds only zeros to the sum above, and r = {s}i, t = {s}j give its terms."))
-    steps.append(Step(
-        corr[ao, eo],
-        f"That is the sliding-window sum of the padded input under {'G' if s == 1 else f'dil_{s}(G)'} placed "
-        f"at offset ({ao}, {eo}): entry ({ao}, {eo}) of the 'valid' cross-correlation of the "
-        f"padded input channel {co} with the upstream gradient of channel {fo}"
-        + (", dilated" if s > 1 else "") + ". No flip."))
-    return _printed(chain(rf"\frac{{\partial L}}{{\partial {sp.latex(var)}}}", net.diff(var), _replaced(steps, replace),
-                 definitions=defs, proven=PROVEN,
-                 description=f"One weight, stride {s} (the {'stride' + str(s)} case: N = 1, "
-                             f"C = F = 2, a {net.H}x{net.W} input, {net.KH}x{net.KW} kernels, "
-                             f"padding {net.p})."))
-
-
-def dx_chain(net: Conv2d, co: int = 1, ho: int = 1, ko: int = 2,
-             replace: dict | None = None) -> dict:
-    """dL/dx[0,co,ho,ko]: chain rule, dy/dx is a weight, full correlation with rot180(w), crop."""
-    s, p, KH, KW = net.s, net.p, net.KH, net.KW
-    var = net.x[0][co][ho, ko]
-    u, v = ho + p, ko + p                     # the pixel in the padded input
-    dy, defs = _derivative_of_y(net, var)
-    defs.update(_base_definitions(net))
-    lo = lambda t, K: max(0, -((K - 1 - t) // s))     # noqa: E731  ceil((t - K + 1)/s)
-    hi = lambda t, O: min(O - 1, t // s)              # noqa: E731
-    gt, rot = _array(r"\tilde{G}"), _array(r"\operatorname{rot180}(w)")
-    for f in range(net.F):
-        g = pad(net.dilated_G(0, f), KH - 1, KH - 1, KW - 1, KW - 1)
-        defs.update({gt[0, f, r, t]: g[r, t] for r in range(g.rows) for t in range(g.cols)})
-        k = rot180(net.w[f][co])
-        defs.update({rot[f, co, a, e]: k[a, e] for a in range(KH) for e in range(KW)})
-    crop_name = (rf"\operatorname{{crop}}_{p}\Big(\sum_f \operatorname{{corr}}_{{\text{{full}}}}"
-                 rf"\big({_dil(s, 'G_{0,f}')},\ \operatorname{{rot180}}(w_{{f,{co}}})\big)\Big)")
-    cropped = _array(crop_name)
-    defs[cropped[ho, ko]] = net.dx_by(full_correlate, rot180)[0][co][ho, ko]
-    si = (lambda t: s * t) if s > 1 else (lambda t: t)      # noqa: E731
-    si_ = f"{s}i" if s > 1 else "i"
-    sj_ = f"{s}j" if s > 1 else "j"
-    steps = [
-        Step(_sum(_G[0, _f, _i, _j] * dy[0, _f, _i, _j], (_f, 0, net.F - 1),
-                  (_i, 0, net.OH - 1), (_j, 0, net.OW - 1)),
-             "Chain rule: L depends on the pixel through every output y, of every output "
-             "channel f, and G = dL/dy weights each output's derivative."),
-        Step(_sum(_G[0, _f, _i, _j] * _w[_f, co, u - si(_i), v - si(_j)], (_f, 0, net.F - 1),
-                  (_i, lo(u, KH), hi(u, net.OH)), (_j, lo(v, KW), hi(v, net.OW))),
-             f"With padding p = {p} the pixel ({ho}, {ko}) is ({u}, {v}) of the padded input. "
-             f"Output (i, j) reads it only if its window, rows {si_} to "
-             f"{si_} + {KH - 1} and likewise columns, covers it, and then with "
-             f"the weight at offset ({u} - {si_}, {v} - {sj_}): "
-             "dy/dx is that weight, and the sums keep only the windows that cover the pixel."),
-        Step(_sum(gt[0, _f, u + _a, v + _e] * rot[_f, co, _a, _e], (_f, 0, net.F - 1),
-                  (_a, 0, KH - 1), (_e, 0, KW - 1)),
-             "Collect by kernel offset. Let G~ be G "
-             + (f"dilated ({s - 1} zero between neighbours, so G[i,j] sits at ({s}i, {s}j)) and "
-                if s > 1 else "")
-             + f"padded by K - 1 = {KH - 1} zeros on every side, and rot180(w)[a,e] = "
-               f"w[{KH - 1} - a, {KW - 1} - e] the kernel turned by 180 degrees. The sum above is "
-               "the window of G~ at the pixel times the rotated kernel: a full "
-               "cross-correlation; the extra terms meet zeros of G~."),
-        Step(_sum(gt[0, _f, u + KH - 1 - _a, v + KW - 1 - _e] * _w[_f, co, _a, _e],
-                  (_f, 0, net.F - 1), (_a, 0, KH - 1), (_e, 0, KW - 1)),
-             f"Substitute a -> {KH - 1} - a, e -> {KW - 1} - e (the same products in the "
-             "other order): the index of G~ now runs against the kernel's, a full TRUE "
-             "convolution with the kernel as it is. One flip, not two."),
-        Step(cropped[ho, ko],
-             f"Over all pixels these are the entries of the full correlation (summed over f), "
-             f"one for each position of the padded input; dropping the {p} padding row(s) and "
-             f"column(s) on every side (crop) leaves the input pixel ({ho}, {ko})."),
-    ]
-    return _printed(chain(rf"\frac{{\partial L}}{{\partial {sp.latex(var)}}}", net.diff(var), _replaced(steps, replace),
-                 definitions=defs, proven=PROVEN,
-                 description=f"One input pixel, stride {s} (N = 1, C = F = 2, a {net.H}x{net.W} "
-                             f"input, {KH}x{KW} kernels, padding {p})."))
-
-
-def flip_chain(k: int = 3, replace: dict | None = None) -> dict:
-    """True convolution = correlation with the rotated kernel, for any image and (i, j)."""
-    x, K, R = _array("x"), _array("K"), _array(r"\operatorname{rot180}(K)")
-    i, j, a, e = sp.symbols("i j a b", integer=True)
-    kmat = sp.Matrix(k, k, lambda r, t: K[r, t])
-    window = sp.Matrix(k, k, lambda r, t: x[i + r, j + t])
-    defs = {R[r, t]: rot180(kmat)[r, t] for r in range(k) for t in range(k)}
-    star = _array(r"\big(x \star \operatorname{rot180}(K)\big)")
-    defs[star[i, j]] = correlate(window, rot180(kmat))[0, 0]
-    truth = _sum(x[i + k - 1 - a, j + k - 1 - e] * K[a, e], (a, 0, k - 1), (e, 0, k - 1))
-    steps = [
-        Step(truth, "Definition of the true convolution (scipy.signal.convolve2d, 'valid'): "
-                    "as the kernel index a grows, the image row falls; weight K[0,0] meets "
-                    "the bottom-right pixel of the window."),
-        Step(_sum(x[i + a, j + e] * K[k - 1 - a, k - 1 - e], (a, 0, k - 1), (e, 0, k - 1)),
-             f"Substitute a -> {k - 1} - a, b -> {k - 1} - b: the same {k * k} products, "
-             "summed in the other order; now the image index grows with a."),
-        Step(_sum(x[i + a, j + e] * R[a, e], (a, 0, k - 1), (e, 0, k - 1)),
-             f"rot180(K)[a,b] = K[{k - 1} - a, {k - 1} - b] is the kernel turned by 180 degrees."),
-        Step(star[i, j], "A sliding window with no flip: the cross-correlation of deep-learning "
-                         "libraries (PyTorch's conv2d), with the rotated kernel."),
-    ]
-    return _printed(chain(r"(x * K)_{i,j}", truth, _replaced(steps, replace), definitions=defs, proven=(
-        "sympy .doit() writes out the sums over the kernel (the image indices i, j stay "
-        "symbols, so this holds for any image size), rot180(K) and the correlation are "
-        "replaced by what rot180 and correlate of derivations/conv2d.py compute, and "
-        "derivations.proof.is_zero proves each difference is 0"),
-                 description=f"A {k}x{k} kernel on an image of any size, at any output "
-                             "position (i, j): the image indices stay symbols."))
-
-
 def term_counts(nets: dict, entries: list[str]) -> tuple[dict, Proof, str]:
     """Terms per exported entry at stride 1 and stride 2 (same entries), and the proof of fewer."""
     def terms(net, name):
@@ -450,10 +200,6 @@ def term_counts(nets: dict, entries: list[str]) -> tuple[dict, Proof, str]:
 # --------------------------------------------------------------------------
 # Export
 # --------------------------------------------------------------------------
-def _d(sym) -> str:
-    return rf"\frac{{\partial L}}{{\partial {sp.latex(sym)}}}"
-
-
 def case_export(net: Conv2d) -> dict:
     f = {}
     for n, fo in itertools.product(range(net.N), range(net.F)):
@@ -465,25 +211,20 @@ def case_export(net: Conv2d) -> dict:
     for fo, c in itertools.product(range(net.F), range(net.C)):
         for a, b in itertools.product(range(net.KH), range(net.KW)):
             f[f"dL/dw[{fo},{c},{a},{b}]"] = export.formula(
-                dw[fo][c][a, b], _d(net.w[fo][c][a, b]),
+                dw[fo][c][a, b], partial(net.w[fo][c][a, b]),
                 "sum over output positions of G times the input entry under w")
     for fo in range(net.F):
-        f[f"dL/db[{fo}]"] = export.formula(db[fo], _d(net.b[fo]), "sum of G over channel f")
+        f[f"dL/db[{fo}]"] = export.formula(db[fo], partial(net.b[fo]), "sum of G over channel f")
     for n, c in itertools.product(range(net.N), range(net.C)):
         for i, j in itertools.product(range(net.H), range(net.W)):
             f[f"dL/dx[{n},{c},{i},{j}]"] = export.formula(
-                dx[n][c][i, j], _d(net.x[n][c][i, j]),
+                dx[n][c][i, j], partial(net.x[n][c][i, j]),
                 "sum over output channels and positions of G times the weight that saw x")
-    return {
-        "parameters": {"N": net.N, "C": net.C, "F": net.F, "H": net.H, "W": net.W,
-                       "KH": net.KH, "KW": net.KW, "padding": net.p, "stride": net.s,
-                       "OH": net.OH, "OW": net.OW},
-        "variables": {"x": [[export.names(m) for m in xn] for xn in net.x],
-                      "w": [[export.names(m) for m in wf] for wf in net.w],
-                      "b": export.names(net.b),
-                      "G": [[export.names(m) for m in gn] for gn in net.G]},
-        "formulas": f,
-    }
+    return export.case(
+        {"N": net.N, "C": net.C, "F": net.F, "H": net.H, "W": net.W, "KH": net.KH,
+         "KW": net.KW, "padding": net.p, "stride": net.s, "OH": net.OH, "OW": net.OW},
+        {"x": export.names(net.x), "w": export.names(net.w), "b": export.names(net.b),
+         "G": export.names(net.G)}, f)
 
 
 def derive() -> dict:
@@ -578,17 +319,12 @@ def derive() -> dict:
     chains = {"dw_stride1": dw_chain(nets["stride1"]), "dw_stride2": dw_chain(nets["stride2"]),
               "dx_stride1": dx_chain(nets["stride1"]), "dx_stride2": dx_chain(nets["stride2"]),
               "true_convolution_is_correlation_with_rot180": flip_chain()}
-    return {
-        "chains": chains,
-        "title": "Multi-channel convolution (cross-correlation) with bias, padding and stride",
-        "source": "derivations/conv2d.py",
-        "cases": cases,
-        "facts": facts,
-    }
+    return export.document(
+        title="Multi-channel convolution (cross-correlation) with bias, padding and stride",
+        source="derivations/conv2d.py", cases=cases, facts=facts, chains=chains)
 
 
-def main(directory: Path = export.EXPORT_DIR) -> Path:
-    return export.write(SUBJECT, derive(), directory)
+main = subject_main(__name__)
 
 
 if __name__ == "__main__":

@@ -35,16 +35,16 @@ Run ``python -m derivations.conv2d_index``.
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import sympy as sp
 
-from . import conv2d, export, toy_net
+from . import conv2d, export
 from . import toy_flip_index as toy_flip
 from .index_sums import (collapse, expression, instantiate, latex_term, same, tex,
                          window_lemmas)
 from .proof import Checks
 from .steps import Step, chain as proven_chain
+from .toolkit import aligned, partial, subject_main
 
 SUBJECT = "conv2d_index"
 
@@ -126,9 +126,8 @@ def wrong_claims() -> dict[str, sp.Expr]:
 def interior(dxp: sp.Expr) -> sp.Expr:
     """dL/dx by the chain rule through the zero padding x_p[u,v] = sum_{h,k} [u = h+p][v = k+p] x[h,k]."""
     padded = sp.Sum(delta(u, h + p) * delta(v, k + p) * x[n, c, h, k], (k, 0, W - 1), (h, 0, H - 1))
-    chain = sp.Sum(D[n, c, u, v] * sp.diff(padded, x[n_, c_, h_, k_]),
-                   (v, 0, W + 2 * p - 1), (u, 0, H + 2 * p - 1), (c, 0, C - 1), (n, 0, N - 1))
-    return chain
+    return sp.Sum(D[n, c, u, v] * sp.diff(padded, x[n_, c_, h_, k_]),
+                  (v, 0, W + 2 * p - 1), (u, 0, H + 2 * p - 1), (c, 0, C - 1), (n, 0, N - 1))
 
 
 # --------------------------------------------------------------------------
@@ -191,22 +190,12 @@ def bridge_conv(checks: Checks, derived: dict, name: str, Nn, Cc, Ff, Hh, Kk, pp
 # --------------------------------------------------------------------------
 # Steps (the chain a reader writes by hand), formulas, facts
 # --------------------------------------------------------------------------
-def _tex(e) -> str:
-    return tex(e)
-
-
-def _aligned(lhs: str, *lines: str) -> str:
-    """``lhs = line_1`` continued on further lines, for displays narrower than ~700 px."""
-    return (r"\begin{aligned}" + lhs + " &= " + r" \\ &\qquad ".join(lines)
-            + r"\end{aligned}")
-
-
 def _split_raw(raw: sp.Sum) -> tuple[str, str]:
     """sympy.diff's Sum(G * Sum(deltas ...)) as (outer sums and G, the inner sum)."""
     inner = [t for t in sp.Mul.make_args(raw.function) if isinstance(t, sp.Sum)]
     rest = sp.Mul(*(t for t in sp.Mul.make_args(raw.function) if not isinstance(t, sp.Sum)))
-    outer = _tex(sp.Sum(sp.Symbol("@"), *raw.limits)).replace("@", _tex(rest))
-    return outer, _tex(inner[0]) if inner else ""
+    outer = tex(sp.Sum(sp.Symbol("@"), *raw.limits)).replace("@", tex(rest))
+    return outer, tex(inner[0]) if inner else ""
 
 
 def _terms_tex(ts, order) -> str:
@@ -214,7 +203,7 @@ def _terms_tex(ts, order) -> str:
 
 
 def _d(var) -> str:
-    return rf"\frac{{\partial L}}{{\partial {_tex(var)}}}"
+    return partial(var, printer=tex)
 
 
 def _by_engine(box: dict, definitions: dict | None = None):
@@ -278,7 +267,7 @@ def index_chains(cl: dict, derived: dict) -> dict:
     for record, name in ((dw, "dL/dw"), (dx, "dL/dx_p")):
         steps = record["steps"]
         for st, expr in zip(steps, (raw[name], derived[name], full, corr)):
-            st["latex"] = _tex(expr)
+            st["latex"] = tex(expr)
         steps[0]["latex"] = _broken(steps[0]["latex"], raw[name])
     can = derived["canonical"]["dL/dx_p"]
     dx["steps"][1]["latex"] = (r"\begin{aligned}[t] &" + _terms_tex(can, [f, i, j]).replace(
@@ -300,12 +289,7 @@ def derive() -> dict:
     for name, Nn, Cc, Ff, Hh, Kk, pp, ss in conv2d.CASES:
         bridge_conv(checks, derived, name, Nn, Cc, Ff, Hh, Kk, pp, ss)
         where.append(f"conv2d/{name}: N={Nn} C={Cc} F={Ff} {Hh}x{Hh} k={Kk}x{Kk} p={pp} s={ss}")
-    tcl = toy_flip.toy_claims()
-    raw_toy = toy_flip.prove_toy(checks, tcl)
-    toy_where = []
-    for name, nn, kk, pp in toy_net.CASES:
-        toy_flip.bridge_toy(checks, raw_toy, tcl, name, nn, kk, pp)
-        toy_where.append(f"toy_net/{name}: n={nn} k={kk} p={pp}")
+    tcl, toy_where = toy_flip.prove_and_instantiate(checks)
 
     free = {"dL/dw": [f_, c_, a_, e_], "dL/db": [f_], "dL/dx_p": [n_, c_, u, v],
             "dL/dx_p:full_convolution": [n_, c_, u, v],
@@ -328,15 +312,13 @@ def derive() -> dict:
                                      desc[name] + "; free indices "
                                      + ", ".join(map(str, free[name])))
                 for name, expr in exprs.items()}
-    case = {"parameters": {"general": True,
-                           "free_indices": {k: [str(t) for t in v] for k, v in free.items()},
-                           "sizes": ["N", "C", "F", "H", "W", "K_H", "K_W", "p", "s", "O_H",
-                                     "O_W", "n", "k"],
-                           "O_H": "floor((H + 2p - K_H)/s) + 1",
-                           "toy": "image n x n, kernel k x k, padding p; x^p is (n+2p) x (n+2p)"},
-            "variables": {"x^p": "x^p", "w": "w", "b": "b", "G": "G", "x": "x", "K": "K",
-                          "delta": r"\delta"},
-            "formulas": formulas}
+    case = export.case(
+        {"general": True, "free_indices": {k: [str(t) for t in v] for k, v in free.items()},
+         "sizes": ["N", "C", "F", "H", "W", "K_H", "K_W", "p", "s", "O_H", "O_W", "n", "k"],
+         "O_H": "floor((H + 2p - K_H)/s) + 1",
+         "toy": "image n x n, kernel k x k, padding p; x^p is (n+2p) x (n+2p)"},
+        {"x^p": "x^p", "w": "w", "b": "b", "G": "G", "x": "x", "K": "K", "delta": r"\delta"},
+        formulas)
 
     engine = ("sympy.diff of the index-form Sum; KroneckerDeltas summed out by the delta rule "
               "and index-range conditions decided by the range rule "
@@ -354,11 +336,11 @@ def derive() -> dict:
             "G[n,f,i,j] x_p[n,c,s i + a,s j + e], the correlation of the padded input with G.",
             ("dw:",), engine + bridge,
             data={"instantiated_at": where},
-            latex=rf"{_d(w[f_, c_, a_, e_])} = {_tex(exprs['dL/dw'])}"),
+            latex=rf"{_d(w[f_, c_, a_, e_])} = {tex(exprs['dL/dw'])}"),
         "db_all_sizes": fact(
             "For every size: dL/db[f] is the sum of G[n,f,i,j] over n, i, j.",
             ("db:",), engine + bridge, data={"instantiated_at": where},
-            latex=rf"{_d(b[f_])} = {_tex(exprs['dL/db'])}"),
+            latex=rf"{_d(b[f_])} = {tex(exprs['dL/db'])}"),
         "dx_p_is_sum_over_covering_windows": fact(
             "For every size: dL/dx_p[n,c,u,v] sums G[n,f,i,j] w[f,c,u - s i,v - s j] over f "
             "and exactly the output positions whose window covers (u, v): the window rows i "
@@ -371,7 +353,7 @@ def derive() -> dict:
             "u = s q + r, 0 <= r <= s - 1 (division with remainder: the definition of "
             "floor/ceil) and deciding both cases with the range rule" + bridge,
             data={"instantiated_at": where},
-            latex=_aligned(_d(xp[n_, c_, u, v]), *_terms_tex(
+            latex=aligned(_d(xp[n_, c_, u, v]), *_terms_tex(
                 derived["canonical"]["dL/dx_p"], [f, i, j]).split(r" \big[", 1)).replace(
                 r"\qquad ", r"\qquad \big[")),
         "dx_p_is_full_convolution_of_dilated_G": fact(
@@ -392,7 +374,7 @@ def derive() -> dict:
             ("toy: ",), engine + "; instantiated at " + ", ".join(toy_where) + " and equal to "
             "the per-element chain-rule formulas there", assumptions=TOY_ASSUMPTIONS,
             data={"instantiated_at": toy_where},
-            latex=rf"{_d(toy_flip.K[a_, toy_flip.b_])} = {_tex(exprs['toy:dL/dK'])}"),
+            latex=rf"{_d(toy_flip.K[a_, toy_flip.b_])} = {tex(exprs['toy:dL/dK'])}"),
     }
     facts["dx_double_flip_and_undilated_G_are_wrong"] = export.fact(
         "Two tempting forms are NOT dL/dx: the true convolution with the rotated kernels "
@@ -402,13 +384,13 @@ def derive() -> dict:
         check="the forms instantiated at the conv2d cases; sympy.expand(difference) != 0 "
               "for some entry (a refutation needs an instance: canonical forms that merely "
               "differ prove nothing)")
-    return {"title": "Convolution in index form: the gradients and the flip for every size",
-            "source": "derivations/conv2d_index.py", "cases": {"index_form": case},
-            "facts": facts, "chains": index_chains(cl, derived)}
+    return export.document(
+        title="Convolution in index form: the gradients and the flip for every size",
+        source="derivations/conv2d_index.py", cases={"index_form": case}, facts=facts,
+        chains=index_chains(cl, derived))
 
 
-def main(directory: Path = export.EXPORT_DIR) -> Path:
-    return export.write(SUBJECT, derive(), directory)
+main = subject_main(__name__)
 
 
 if __name__ == "__main__":

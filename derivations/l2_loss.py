@@ -18,25 +18,16 @@ Run ``python -m derivations.l2_loss``.
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import sympy as sp
 
 from . import export
 from .proof import Proof, in_range
 from .steps import Step, chain
+from .toolkit import partial, subject_main, symbol_array
 
 SUBJECT = "l2_loss"
 N_SMALL, K_SMALL = 2, 3
-
-
-def symbol_array(name: str, rows: int, cols: int) -> list[list[sp.Symbol]]:
-    return [[sp.Symbol(f"{name}_{{{i},{j}}}", real=True) for j in range(cols)]
-            for i in range(rows)]
-
-
-def _d(sym) -> str:
-    return rf"\frac{{\partial L}}{{\partial {sp.latex(sym)}}}"
 
 
 # --------------------------------------------------------------------------
@@ -55,10 +46,9 @@ def small_case() -> tuple[dict, dict]:
         if sp.expand(grad - (o[n][k] - t[n][k]) / N_SMALL) != 0:
             raise AssertionError(f"l2_loss: dL/do[{n},{k}] = {grad}")
         sum_is_n_times_mean &= sp.expand(sp.diff(loss_sum, o[n][k]) - N_SMALL * grad) == 0
-        f[f"dL/do[{n},{k}]"] = export.formula(grad, _d(o[n][k]), "gradient of the batch mean")
-    case = {"parameters": {"N": N_SMALL, "K": K_SMALL, "reduction": "mean"},
-            "variables": {"output": export.names(o), "target": export.names(t)},
-            "formulas": f}
+        f[f"dL/do[{n},{k}]"] = export.formula(grad, partial(o[n][k]), "gradient of the batch mean")
+    case = export.case({"N": N_SMALL, "K": K_SMALL, "reduction": "mean"},
+                       {"output": export.names(o), "target": export.names(t)}, f)
     return case, {"small_sum_is_n_times_mean": sum_is_n_times_mean}
 
 
@@ -76,10 +66,9 @@ def index_case() -> tuple[dict, dict]:
     f = {"L": export.formula(loss, "L", "batch mean, general N and K"),
          "dL/do[m,j]": export.formula(claim, r"\frac{\partial L}{\partial o_{m,j}}",
                                       "for 0 <= m < N, 0 <= j < K")}
-    case = {"parameters": {"general": True, "sizes": {"N": "samples", "K": "outputs"},
-                           "indices": {"m": "N", "j": "K"}},
-            "variables": {"output": "o", "target": "t", "N": "N", "K": "K", "m": "m", "j": "j"},
-            "formulas": f}
+    case = export.case({"general": True, "sizes": {"N": "samples", "K": "outputs"},
+                        "indices": {"m": "N", "j": "K"}},
+                       {"output": "o", "target": "t", "N": "N", "K": "K", "m": "m", "j": "j"}, f)
     in_bounds = lambda a, b: sp.simplify(in_range(a - b, {m: N, j: K})) == 0  # noqa: E731
     steps = chain(r"\frac{\partial L}{\partial o_{m,j}}", raw, [
         Step(sp.Sum((o[n, k] - t[n, k]) * sp.KroneckerDelta(n, m) * sp.KroneckerDelta(k, j),
@@ -124,17 +113,13 @@ def derive() -> dict:
             latex=r"\frac{\partial L_{\text{sum}}}{\partial o} = o - t = "
                   r"N\,\frac{\partial L_{\text{mean}}}{\partial o}"),
     }
-    return {
-        "title": "L2 cost: batch mean of 0.5 * sum (o - t)^2",
-        "source": "derivations/l2_loss.py",
-        "cases": {"mean_N2_K3": small, "index_form": index},
-        "facts": facts,
-        "chains": {"gradient": info["chain"]},
-    }
+    return export.document(title="L2 cost: batch mean of 0.5 * sum (o - t)^2",
+                           source="derivations/l2_loss.py",
+                           cases={"mean_N2_K3": small, "index_form": index}, facts=facts,
+                           chains={"gradient": info["chain"]})
 
 
-def main(directory: Path = export.EXPORT_DIR) -> Path:
-    return export.write(SUBJECT, derive(), directory)
+main = subject_main(__name__)
 
 
 if __name__ == "__main__":

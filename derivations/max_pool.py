@@ -33,22 +33,17 @@ Run ``python -m derivations.max_pool``.
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
-
 import sympy as sp
 
 from . import export
 from .proof import Checks
-
-#: Every check of a derivation run, by name: the facts' proofs are built from them.
-CHECKS = Checks()
-
-
-def require(ok: bool, what: str) -> None:
-    if not CHECKS(what, ok):
-        raise AssertionError(f"max_pool: {what} does not hold")
+from .toolkit import partial, subject_main, symbol_array
 
 SUBJECT = "max_pool"
+
+#: Every check of a derivation run, by name: the facts' proofs are built from them.
+CHECKS = Checks(SUBJECT)
+require = CHECKS.require
 
 #: (name, input size H = W, window size, stride)
 CASES = [
@@ -57,18 +52,12 @@ CASES = [
 ]
 
 
-def symbols_nchw(name: str, h: int, w: int) -> list:
-    """Nested lists (1, 1, h, w) of symbols ``name_{0,0,i,j}``."""
-    return [[[[sp.Symbol(f"{name}_{{0,0,{i},{j}}}", real=True) for j in range(w)]
-              for i in range(h)]]]
-
-
 class MaxPool:
     def __init__(self, h: int, size: int, stride: int):
         self.h, self.size, self.stride = h, size, stride
         self.oh = (h - size) // stride + 1
-        self.x = symbols_nchw("x", h, h)
-        self.G = symbols_nchw("G", self.oh, self.oh)
+        self.x = symbol_array("x", 1, 1, h, h)            # (N, C, H, W) = (1, 1, h, h)
+        self.G = symbol_array("G", 1, 1, self.oh, self.oh)
         self.X = self.x[0][0]
 
     def window(self, i: int, j: int) -> list[tuple[int, int]]:
@@ -148,14 +137,13 @@ def case_export(name: str, h: int, size: int, stride: int) -> tuple[dict, dict]:
         require(sp.expand(sp.diff(L, x) - by_window) == 0,
                 "routing: diff(L, x) = sum over windows of G diff(Max_w, x)")
         f[f"dL/dx[0,0,{a},{b}]"] = export.formula(
-            net.dx(a, b), rf"\frac{{\partial L}}{{\partial {sp.latex(x)}}}",
+            net.dx(a, b), partial(x),
             "G of each window whose first maximum (row-major) is this entry")
     in_windows = {f"{a},{b}": sum((a, b) in net.window(i, j) for i, j in net.windows())
                   for a, b in itertools.product(range(h), repeat=2)}
-    case = {"parameters": {"N": 1, "C": 1, "H": h, "W": h, "size": size, "stride": stride,
-                           "out": net.oh, "ties": "first maximum in row-major order"},
-            "variables": {"x": export.names(net.x), "G": export.names(net.G)},
-            "formulas": f}
+    case = export.case({"N": 1, "C": 1, "H": h, "W": h, "size": size, "stride": stride,
+                        "out": net.oh, "ties": "first maximum in row-major order"},
+                       {"x": export.names(net.x), "G": export.names(net.G)}, f)
     return case, {"ties": ties, "in_windows": in_windows}
 
 
@@ -204,16 +192,12 @@ def derive() -> dict:
             check="sympy.diff(Max(...), x) evaluated at tied values, on a 2x2 window",
             data={str(k): v for k, v in sorted(ties.items())}),
     }
-    return {
-        "title": "Max pooling: gradient routing, stride = size and overlapping windows, ties",
-        "source": "derivations/max_pool.py",
-        "cases": cases,
-        "facts": facts,
-    }
+    return export.document(
+        title="Max pooling: gradient routing, stride = size and overlapping windows, ties",
+        source="derivations/max_pool.py", cases=cases, facts=facts)
 
 
-def main(directory: Path = export.EXPORT_DIR) -> Path:
-    return export.write(SUBJECT, derive(), directory)
+main = subject_main(__name__)
 
 
 if __name__ == "__main__":

@@ -31,28 +31,22 @@ Run ``python -m derivations.max_pool_index``.
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import sympy as sp
 
-from . import export, max_pool
+from . import export, max_pool, pool_index
 from .index_sums import (collapse, expression, instantiate, latex_term, nonnegative, same, tex,
                          window_lemmas)
 from .proof import Checks
+from .pool_index import BOX, C, G, H, N, OH, OW, W, a, c, c_, delta, e, i, j, k, n, n_, s, u, v, x
+from .toolkit import partial, subject_main
 
 SUBJECT = "max_pool_index"
 
-N, C, H, W, k, s, OH, OW = sp.symbols("N C H W k s O_H O_W", integer=True, positive=True)
-n, c, i, j, a, e, a2, e2 = sp.symbols("n c i j a e a'' e''", integer=True, nonnegative=True)
-n_, c_, u, v = sp.symbols("n' c' u v", integer=True, nonnegative=True)
-x, G, M = (sp.IndexedBase(name, real=True) for name in ("x", "G", "M"))
-delta = sp.KroneckerDelta
-BOX = {n_: (0, N - 1), c_: (0, C - 1), u: (0, H - 1), v: (0, W - 1)}
+a2, e2 = sp.symbols("a'' e''", integer=True, nonnegative=True)   # the other entry of a window
+M = sp.IndexedBase("M", real=True)
 
-ASSUMPTIONS = [
-    "N, C, H, W, the window k and the stride s are integers >= 1, with k <= H and k <= W",
-    "O_H = floor((H - k)/s) + 1, O_W = floor((W - k)/s) + 1",
-    "indices in range: 0 <= n < N, 0 <= c < C, 0 <= u < H, 0 <= v < W",
+ASSUMPTIONS = pool_index.ASSUMPTIONS + [
     "by hand (see the check): max over a window = sum_{a,e} M x, and M is locally "
     "constant away from ties, so dM/dx = 0 there",
 ]
@@ -135,7 +129,7 @@ def derive() -> dict:
     for name, h, size, stride in max_pool.CASES:
         bridge(checks, routing, name, h, size, stride)
         where.append(f"max_pool/{name}: {h}x{h}, window {size}, stride {stride}")
-    lhs = rf"\frac{{\partial L}}{{\partial {tex(x[n_, c_, u, v])}}}"
+    lhs = partial(x[n_, c_, u, v], printer=tex)
     body = latex_term(canonical[0], set(BOX), [i, j])
     latex = (r"\begin{aligned}" + lhs + " &= " + body.replace(r" \big[", r" \\ &\qquad \big[", 1)
              + r"\end{aligned}")
@@ -145,10 +139,10 @@ def derive() -> dict:
         "M": export.formula(mask(n, c, i, j, a, e), "M_{n,c,i,j,a,e}",
                             "1 iff (a, e) is the first maximum (row-major) of window (i, j)"),
     }
-    case = {"parameters": {"general": True, "free_indices": {"dL/dx": ["n'", "c'", "u", "v"],
-                                                             "M": ["n", "c", "i", "j", "a", "e"]},
-                           "sizes": ["N", "C", "H", "W", "k", "s", "O_H", "O_W"]},
-            "variables": {"x": "x", "G": "G", "M": "M"}, "formulas": formulas}
+    case = export.case({"general": True, "free_indices": {"dL/dx": ["n'", "c'", "u", "v"],
+                                                          "M": ["n", "c", "i", "j", "a", "e"]},
+                        "sizes": ["N", "C", "H", "W", "k", "s", "O_H", "O_W"]},
+                       {"x": "x", "G": "G", "M": "M"}, formulas)
     hand = ("By hand, not by SymPy: the mask picks exactly one entry per window, its first "
             "maximum, so max = sum M x for every k (ties included); away from ties M is "
             "locally constant, so dM/dx = 0 there. ")
@@ -192,13 +186,12 @@ def derive() -> dict:
             latex=r"s \ge k \implies \#\{(i,j) : 0 \le u - s i \le k - 1,\ "
                   r"0 \le v - s j \le k - 1\} \le 1"),
     }
-    return {"title": "Max pooling in index form: gradient routing for every size",
-            "source": "derivations/max_pool_index.py", "cases": {"index_form": case},
-            "facts": facts}
+    return export.document(title="Max pooling in index form: gradient routing for every size",
+                           source="derivations/max_pool_index.py", cases={"index_form": case},
+                           facts=facts)
 
 
-def main(directory: Path = export.EXPORT_DIR) -> Path:
-    return export.write(SUBJECT, derive(), directory)
+main = subject_main(__name__)
 
 
 if __name__ == "__main__":

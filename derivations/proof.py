@@ -29,6 +29,15 @@ def is_zero(expr: sp.Expr) -> bool:
     return sp.expand(numerator) == 0
 
 
+def expands_to_zero(entries) -> bool:
+    """Every entry (of a Matrix or an iterable) is 0 after ``sympy.expand``.
+
+    Decides the identity for polynomials (a linear layer's gradients, say):
+    the expanded form of a polynomial is unique.
+    """
+    return all(sp.expand(e) == 0 for e in entries)
+
+
 def in_range(expr: sp.Expr, bounds: dict) -> sp.Expr:
     """Resolve the ``Piecewise`` index-range branches for in-range free indices.
 
@@ -119,11 +128,13 @@ class Checks:
     """Named check results, recorded as a derivation runs, to build its facts' proofs.
 
     ``checks(name, ok)`` records ``ok`` (and-ed with an earlier result of the same
-    name) and returns it; ``checks.proof(prefix, ...)`` is the :class:`Proof` of
+    name) and returns it; ``checks.require(ok, name)`` records it and stops the
+    derivation if it failed; ``checks.proof(prefix, ...)`` is the :class:`Proof` of
     every recorded check whose name starts with one of the prefixes.
     """
 
-    def __init__(self):
+    def __init__(self, subject: str = ""):
+        self.subject = subject
         self._results: dict[str, bool] = {}
 
     def clear(self) -> None:
@@ -135,6 +146,11 @@ class Checks:
             raise TypeError(f"check {name!r} gave {ok!r}, not a bool")
         self._results[name] = self._results.get(name, True) and ok
         return ok
+
+    def require(self, ok, name: str) -> None:
+        """Record ``ok`` under ``name`` and stop the derivation (AssertionError) if it is False."""
+        if not self(name, ok):
+            raise AssertionError(f"{self.subject or 'derivation'}: {name} does not hold")
 
     def proof(self, *prefixes: str) -> Proof:
         chosen = [(n, ok) for n, ok in self._results.items() if n.startswith(prefixes)]

@@ -43,7 +43,7 @@ from typing import Any, Callable
 import sympy as sp
 from sympy.functions.elementary.piecewise import ExprCondPair
 
-from .export import ExportError
+from .loader import ExportError
 
 #: Longest ``srepr`` accepted: about 20x the largest committed formula (15,698 characters
 #: when this was written; tests/test_export_safety.py keeps a 5x margin).

@@ -72,3 +72,14 @@ def bridge_toy(checks: Checks, raw: sp.Expr, cl: dict, name: str, nn: int, kk: i
         checks(f"toy: seed transposed differs at {name}", not all(
             sp.expand(at(cl["seed transposed"], aa, bv) - target[aa, bv]) == 0
             for aa, bv in grid))
+
+
+def prove_and_instantiate(checks: Checks) -> tuple[dict[str, sp.Expr], list[str]]:
+    """The flip proven for every size and instantiated at each toy_net case: (claims, where)."""
+    cl = toy_claims()
+    raw = prove_toy(checks, cl)
+    where = []
+    for name, nn, kk, pp in toy_net.CASES:
+        bridge_toy(checks, raw, cl, name, nn, kk, pp)
+        where.append(f"toy_net/{name}: n={nn} k={kk} p={pp}")
+    return cl, where

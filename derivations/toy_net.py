@@ -26,7 +26,7 @@ size, kernel size, padding):
   step proven equal to the one before;
 
 and the facts about the kernel gradient that the seed got wrong, each
-checked here before it is exported.
+checked before it is exported (:mod:`derivations.toy_net_facts`).
 
 Run ``python -m derivations.toy_net``.
 """
@@ -35,14 +35,17 @@ from __future__ import annotations
 
 import functools
 import itertools
-from pathlib import Path
 
-import numpy as np
 import sympy as sp
 
 from . import export
-from .proof import Proof, is_zero
+from .activations import logistic
+from .proof import is_zero
 from .steps import Step, chain
+# the toy net's layer 1 is scipy's convolve2d ('valid', kernel flipped); the chains use
+# these names, which is where the tests swap in a wrong convolution
+from .toolkit import convolve as convolve2d, correlate as correlate2d
+from .toolkit import pad, partial, rot180, subject_main, symbol_matrix
 
 SUBJECT = "toy_net"
 
@@ -52,54 +55,6 @@ CASES = [
     ("valid_3x3_k3", 3, 3, 0),      # a 3x3 kernel on the 3x3 image, 'valid': one node
     ("same_3x3_k3_p1", 3, 3, 1),    # a 3x3 kernel on the 3x3 image, 'same': nine nodes
 ]
-
-#: Sizes on which the convolution identities are also checked (n, k, p).
-IDENTITY_SIZES = [(n, k, p) for n in range(2, 6) for p in range(0, 3)
-                  for k in range(1, n + 2 * p + 1) if k <= 4]
-
-SEED = 598765
-SEED_SCALE = 4
-SEED_IMAGES = [
-    [[0, 0, 0], [0, 0, 0], [0, 0, 0]],
-    [[1, 1, 1], [0, 0, 0], [0, 0, 0]],
-    [[0, 0, 0], [1, 1, 1], [1, 1, 1]],
-    [[1, 1, 1], [1, 1, 1], [1, 1, 1]],
-]
-SEED_LABELS = ["0.53", "0.77", "0.88", "1.1"]
-
-
-# --------------------------------------------------------------------------
-# 2-D helpers on SymPy matrices (written out, so that nothing is hidden)
-# --------------------------------------------------------------------------
-def symbol_matrix(name: str, rows: int, cols: int) -> sp.Matrix:
-    return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{{{i},{j}}}", real=True))
-
-
-def pad(x: sp.Matrix, p: int) -> sp.Matrix:
-    out = sp.zeros(x.rows + 2 * p, x.cols + 2 * p)
-    out[p:p + x.rows, p:p + x.cols] = x
-    return out
-
-
-def rot180(a: sp.Matrix) -> sp.Matrix:
-    return sp.Matrix(a.rows, a.cols, lambda i, j: a[a.rows - 1 - i, a.cols - 1 - j])
-
-
-def correlate2d(x: sp.Matrix, k: sp.Matrix) -> sp.Matrix:
-    """'valid' cross-correlation: ``out[i,j] = sum_ab x[i+a, j+b] k[a,b]``."""
-    m, n = x.rows - k.rows + 1, x.cols - k.cols + 1
-    return sp.Matrix(m, n, lambda i, j: sum(
-        x[i + a, j + b] * k[a, b] for a in range(k.rows) for b in range(k.cols)))
-
-
-def convolve2d(x: sp.Matrix, k: sp.Matrix) -> sp.Matrix:
-    """'valid' true convolution (``scipy.signal.convolve2d``): the kernel is flipped."""
-    return correlate2d(x, rot180(k))
-
-
-def logistic(z):
-    return 1 / (1 + sp.exp(-z))
-
 
 # --------------------------------------------------------------------------
 # The network
@@ -211,10 +166,6 @@ class ToyNet:
 # --------------------------------------------------------------------------
 # Exported formulas for one case
 # --------------------------------------------------------------------------
-def _d(sym) -> str:
-    return rf"\frac{{\partial L}}{{\partial {sp.latex(sym)}}}"
-
-
 def case_formulas(net: ToyNet) -> dict[str, dict]:
     f: dict[str, dict] = {}
     m, k = net.m, net.k
@@ -240,12 +191,12 @@ def case_formulas(net: ToyNet) -> dict[str, dict]:
             chain_delta[i, j], lhs, "layer-1 delta dL/dz1, in forward values")
         assert is_zero(full_delta[i, j] - chain_delta[i, j].xreplace(values)), (i, j)
     for r, w in enumerate(net.w):
-        f[f"dL/dw[{r}]"] = export.formula(full_dw[r], _d(w), "dense-weight gradient")
+        f[f"dL/dw[{r}]"] = export.formula(full_dw[r], partial(w), "dense-weight gradient")
         f[f"chain:dL/dw[{r}]"] = export.formula(
-            chain_dw[r], _d(w), "dense-weight gradient, in forward values")
+            chain_dw[r], partial(w), "dense-weight gradient, in forward values")
         assert is_zero(full_dw[r] - chain_dw[r].xreplace(values)), r
     for a, b in itertools.product(range(k), repeat=2):
-        lhs = _d(net.kernel[a, b])
+        lhs = partial(net.kernel[a, b])
         f[f"dL/dk[{a},{b}]"] = export.formula(full_dk[a, b], lhs, "kernel-weight gradient")
         f[f"chain:dL/dk[{a},{b}]"] = export.formula(
             chain_dk[a, b], lhs, "kernel-weight gradient, in the layer-1 deltas")
@@ -263,152 +214,6 @@ def case_formulas(net: ToyNet) -> dict[str, dict]:
         sp.ImmutableMatrix(chain_dk), r"\small\frac{\partial L}{\partial K}",
         "the kernel gradient as a matrix, entries in the layer-1 deltas")
     return f
-
-
-# --------------------------------------------------------------------------
-# Facts about the kernel gradient
-# --------------------------------------------------------------------------
-def _matrix_latex(m: sp.Matrix) -> str:
-    return sp.latex(m, mat_delim="(")
-
-
-def _seed_variants(net: ToyNet):
-    """The kernel gradient as the seed computed it, in terms of delta symbols."""
-    seed_original = convolve2d(net.xp, rot180(net.delta_sym))
-    return {
-        "seed_original": seed_original,            # the post's first code
-        "seed_transposed": seed_original.T,        # what the Jan 28 update says
-        "seed_rotated": rot180(seed_original),     # what the update's code does
-    }
-
-
-def identity_facts() -> dict[str, dict]:
-    """Identities in the deltas, checked exactly on every size in IDENTITY_SIZES."""
-    sizes = (f"all {len(IDENTITY_SIZES)} sizes with image n = 2..5, padding p = 0..2 "
-             f"and kernel k = 1..min(4, n + 2p)")
-    checks = {"gradient_is_convolution": True, "seed_original_is_rot180": True,
-              "seed_rotated_is_correct": True, "seed_transposed_is_wrong": True}
-    symmetric_exceptions = []
-    for n, k, p in IDENTITY_SIZES:
-        net = ToyNet(n, k, p)
-        grad = net.chain_kernel_gradient()
-        v = _seed_variants(net)
-        zero = lambda m: all(sp.expand(e) == 0 for e in m)  # noqa: E731  polynomials
-        checks["gradient_is_convolution"] &= zero(grad - convolve2d(rot180(net.xp), net.delta_sym)) \
-            and zero(grad - rot180(correlate2d(net.xp, net.delta_sym)))
-        checks["seed_original_is_rot180"] &= zero(v["seed_original"] - rot180(grad))
-        checks["seed_rotated_is_correct"] &= zero(v["seed_rotated"] - grad)
-        if zero(v["seed_transposed"] - grad):
-            symmetric_exceptions.append((n, k, p))
-    # A 1x1 kernel is its own transpose; on every larger kernel the transpose must differ.
-    checks["seed_transposed_is_wrong"] = all(k == 1 for _, k, _ in symmetric_exceptions)
-    sizes_listed = [f"n={n} k={k} p={p}" for n, k, p in IDENTITY_SIZES]
-    check = f"sympy.expand(lhs - rhs) == 0 for every entry, with symbolic image and deltas, on {sizes}"
-    G = r"\frac{\partial L}{\partial K}"
-    return {
-        "gradient_is_convolution": export.fact(
-            "The kernel gradient is a TRUE convolution of the 180-degree-rotated padded "
-            "input with the layer-1 delta map ('valid'); equivalently the cross-correlation "
-            "of the padded input with the deltas, rotated by 180 degrees. The delta map "
-            "itself is not rotated.",
-            proof=Proof.of(gradient_is_convolution=checks["gradient_is_convolution"]), sizes=sizes_listed, check=check,
-            latex=rf"{G} = \operatorname{{conv}}\big(\mathrm{{rot180}}(x_p), \delta\big) "
-                  rf"= \mathrm{{rot180}}\big(\operatorname{{corr}}(x_p, \delta)\big)"),
-        "seed_original_is_rot180": export.fact(
-            "The post's first code, convolve2d(x, rot180(delta), 'valid'), equals "
-            "corr(x, delta): the true kernel gradient rotated by 180 degrees.",
-            proof=Proof.of(seed_original_is_rot180=checks["seed_original_is_rot180"]), sizes=sizes_listed, check=check,
-            latex=rf"\operatorname{{conv}}\big(x_p, \mathrm{{rot180}}(\delta)\big) "
-                  rf"= \mathrm{{rot180}}\Big({G}\Big)"),
-        "seed_rotated_is_correct": export.fact(
-            "Rotating the post's first result by 180 degrees once more (what the code of "
-            "the Jan 28 update does) gives the true kernel gradient.",
-            proof=Proof.of(seed_rotated_is_correct=checks["seed_rotated_is_correct"]), sizes=sizes_listed, check=check,
-            latex=rf"\mathrm{{rot180}}\Big(\operatorname{{conv}}\big(x_p, "
-                  rf"\mathrm{{rot180}}(\delta)\big)\Big) = {G}"),
-        "seed_transposed_is_wrong": export.fact(
-            "Transposing the post's first result (what the text of the Jan 28 update says) "
-            "is NOT the kernel gradient: it differs for generic inputs on every size "
-            "checked with a kernel larger than 1x1.",
-            proof=Proof.of(seed_transposed_is_wrong=checks["seed_transposed_is_wrong"]), sizes=sizes_listed, check=check.replace("== 0", "!= 0 (some entry)"),
-            latex=rf"\operatorname{{conv}}\big(x_p, \mathrm{{rot180}}(\delta)\big)^T "
-                  rf"\neq {G}",
-            data={"sizes_where_transpose_happens_to_agree":
-                  [f"n={n} k={k} p={p}" for n, k, p in symmetric_exceptions]}),
-    }
-
-
-def counterexample_fact() -> dict:
-    """A concrete network point where the transposed gradient is wrong."""
-    net = ToyNet(3, 2, 0)
-    point = {}
-    image = [[1, 2, 0], [0, 1, 3], [2, 0, 1]]
-    kernel = [["1/5", "-1/10"], ["3/10", "1/10"]]
-    weights = ["1/2", "-1/3", "1/4", "1/5"]
-    # 40-digit floats of the exact values: evaluated as the expressions are built.
-    exact = lambda v: sp.Float(sp.Rational(v), 40)  # noqa: E731
-    point.update({net.x[i, j]: exact(image[i][j]) for i in range(3) for j in range(3)})
-    point.update({net.kernel[a, b]: exact(kernel[a][b]) for a in range(2) for b in range(2)})
-    point.update({w: exact(v) for w, v in zip(net.w, weights)})
-    point[net.y] = exact("1/2")
-    deltas = net.full_deltas().xreplace(point)
-    grad = net.full_kernel_gradient().xreplace(point)
-    v = {name: m.xreplace(dict(zip(net.delta_sym, deltas))).xreplace(point)
-         for name, m in _seed_variants(net).items()}
-    num = lambda m: [[str(sp.N(e, 12)) for e in m.row(i)] for i in range(m.rows)]  # noqa: E731
-    wrong = max(abs(sp.N(e, 30)) for e in v["seed_transposed"] - grad)
-    proof = Proof.of(transposed_differs=bool(wrong > 1e-6),
-                     rotated_agrees=all(bool(abs(sp.N(e, 30)) < 1e-25)
-                                        for e in v["seed_rotated"] - grad))
-    return export.fact(
-        "A concrete counterexample: at this point (3x3 image, 2x2 kernel, label 1/2) "
-        "the transposed seed gradient differs from the true one, the rotated one agrees.",
-        proof=proof, sizes=["n=3 k=2 p=0, at the one point below"],
-        check="the exported formulas evaluated in 40-digit arithmetic, printed to 12 digits",
-        data={"image": image, "kernel": kernel, "weights": weights, "label": "1/2",
-              "true_gradient": num(grad), "seed_original": num(v["seed_original"]),
-              "seed_transposed": num(v["seed_transposed"]),
-              "seed_rotated": num(v["seed_rotated"])})
-
-
-def seed_data_fact() -> dict:
-    """On the seed's data and x4 initialisation the kernel gradient is negligible."""
-    net = ToyNet(3, 2, 0)
-    rng = np.random.RandomState(SEED)
-    kernel = rng.randn(2, 2) * SEED_SCALE
-    weights = rng.randn(4, 1) * SEED_SCALE
-    params = {net.kernel[a, b]: sp.Float(repr(float(kernel[a, b])), 30)
-              for a in range(2) for b in range(2)}
-    params.update({w: sp.Float(repr(float(weights[r, 0])), 30) for r, w in enumerate(net.w)})
-    dk, dw = net.full_kernel_gradient(), net.full_weight_gradient()
-    rows, ratios = [], []
-    for image, label in zip(SEED_IMAGES, SEED_LABELS):
-        point = dict(params)
-        point.update({net.x[i, j]: image[i][j] for i in range(3) for j in range(3)})
-        point[net.y] = sp.Rational(label)
-        max_dk = max(abs(sp.N(e.xreplace(point), 30)) for e in dk)
-        max_dw = max(abs(sp.N(e.xreplace(point), 30)) for e in dw)
-        rows.append({"image": image, "label": label, "max_abs_dL_dk": str(sp.N(max_dk, 4)),
-                     "max_abs_dL_dw": str(sp.N(max_dw, 4))})
-        if max_dw > 0:
-            ratios.append(max_dk / max_dw)
-    worst = max(ratios)
-    threshold = sp.Rational(1, 1000)
-    return export.fact(
-        "With the seed's initialisation (`np.random.seed(598765)`, `K = randn(2,2)*4`, "
-        "`W = randn(4,1)*4`) the kernel gradient on the seed's four images is negligible "
-        "next to the dense-weight gradient (largest ratio below 1/1000): tanh saturates "
-        "wherever the convolution is non-zero, and where it is zero the input is zero. "
-        "So only W learns, and the seed's wrong kernel gradient never showed.",
-        proof=Proof.of(ratio_below_one_thousandth=bool(worst < threshold)),
-        sizes=["n=3 k=2 p=0, the seed's four images and initial weights"],
-        check="exported dL/dk and dL/dw evaluated exactly (30 digits) at the seed's "
-              "initial weights; max|dL/dk| / max|dL/dw| < 1/1000 on every image with "
-              "a non-zero dL/dw",
-        data={"kernel": [[repr(float(v)) for v in row] for row in kernel],
-              "weights": [repr(float(v)) for v in weights[:, 0]],
-              "per_image": rows, "largest_ratio": str(sp.N(worst, 4))})
-
 
 
 # --------------------------------------------------------------------------
@@ -480,7 +285,7 @@ def kernel_weight_chain(net: ToyNet, a: int = 0, b: int = 0) -> dict:
     pixels = sum(net.delta_sym[n] * sp.diff(net.z1[n], net.kernel[a, b]) for n in nodes)
     ca, cb = k - 1 - a, k - 1 - b
     return chain(
-        _d(net.kernel[a, b]), net.full_kernel_gradient()[a, b], [
+        partial(net.kernel[a, b]), net.full_kernel_gradient()[a, b], [
             Step(sum(net.delta_sym[n] * partials[n] for n in nodes),
                  f"chain rule over the {m * m} layer-1 nodes: k[{a},{b}] enters the cost "
                  f"only through z[0,0], …, z[{m - 1},{m - 1}], and δ[i,j] is ∂L/∂z[i,j]"),
@@ -540,28 +345,22 @@ def chains() -> dict[str, dict]:
 
 # --------------------------------------------------------------------------
 def derive() -> dict:
+    from . import toy_net_facts   # here, not at the top: the facts are built on ToyNet
     cases = {}
     for name, n, k, p in CASES:
         net = ToyNet(n, k, p)
-        cases[name] = {
-            "parameters": {"image_size": n, "kernel_size": k, "padding": p, "nodes": net.m ** 2},
-            "variables": net.variables(),
-            "formulas": case_formulas(net),
-        }
-    facts = identity_facts()
-    facts["transposed_counterexample"] = counterexample_fact()
-    facts["seed_data_kernel_gradient_negligible"] = seed_data_fact()
-    return {
-        "title": "The toy net of seed 004: convolution, tanh, dense, logistic, L2",
-        "source": "derivations/toy_net.py",
-        "cases": cases,
-        "facts": facts,
-        "chains": chains(),
-    }
+        cases[name] = export.case(
+            {"image_size": n, "kernel_size": k, "padding": p, "nodes": net.m ** 2},
+            net.variables(), case_formulas(net))
+    facts = toy_net_facts.identity_facts()
+    facts["transposed_counterexample"] = toy_net_facts.counterexample_fact()
+    facts["seed_data_kernel_gradient_negligible"] = toy_net_facts.seed_data_fact()
+    return export.document(
+        title="The toy net of seed 004: convolution, tanh, dense, logistic, L2",
+        source="derivations/toy_net.py", cases=cases, facts=facts, chains=chains())
 
 
-def main(directory: Path = export.EXPORT_DIR) -> Path:
-    return export.write(SUBJECT, derive(), directory)
+main = subject_main(__name__)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The convolution chains (derivations/conv2d.py): exported, rendered, and a broken step refused."""
+"""The convolution chains (derivations/conv2d_chains.py): exported, rendered, and a broken step refused."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sympy as sp
 
 import derivations
 from derivations import conv2d
-from derivations.conv2d import _G, _a, _e, _f, _i, _j, _w, _xp, _array
+from derivations.conv2d_chains import _G, _a, _e, _f, _i, _j, _w, _xp, _array
 from derivations.safe_srepr import parse_srepr
 from derivations.steps import Step, StepDoesNotFollow
 

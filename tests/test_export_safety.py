@@ -29,7 +29,7 @@ import sympy as sp
 from sympy.core.assumptions import _assume_defined
 
 import derivations
-from derivations import export, safe_srepr
+from derivations import export, loader, safe_srepr
 from derivations.export import EXPORT_DIR, ExportError, Formula, content_digest, read
 from derivations.safe_srepr import (ASSUMPTIONS, CONSTANTS, MAX_DEPTH, MAX_SREPR_CHARS, NODES,
                                     parse_srepr)
@@ -376,14 +376,14 @@ def test_a_directory_is_refused(tmp_path):
 def test_an_oversized_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
     shutil.copy(EXPORT_DIR / "l2_loss.json", tmp_path / "l2_loss.json")
     assert read("l2_loss", tmp_path).cases
-    monkeypatch.setattr(export, "MAX_EXPORT_BYTES", 1000)
+    monkeypatch.setattr(loader, "MAX_EXPORT_BYTES", 1000)
     opened = []
-    monkeypatch.setattr(export.os, "open", lambda *a, **k: opened.append(a) or 1 / 0)
+    monkeypatch.setattr(loader.os, "open", lambda *a, **k: opened.append(a) or 1 / 0)
     with pytest.raises(ExportError, match=r"l2_loss.json is larger than 1,000 bytes "
-                                          r"\(derivations.export.MAX_EXPORT_BYTES\)"):
+                                          r"\(derivations.loader.MAX_EXPORT_BYTES\)"):
         read("l2_loss", tmp_path)
     assert not opened
 
 
 def test_the_default_size_limit_is_50_mb():
-    assert export.MAX_EXPORT_BYTES == 50 * 1024 * 1024
+    assert loader.MAX_EXPORT_BYTES == export.MAX_EXPORT_BYTES == 50 * 1024 * 1024
