@@ -63,8 +63,7 @@ names the function, the output and the dtype, and suggests rescaling the
 input or float64. Training (:func:`cnn.train`) reports it as a divergence.
 
 Cost: one reduction per input and per output (the dot product of the array
-with itself, see :func:`_all_finite`; an elementwise look only when it is not
-finite), and no copy on the fast path.
+with itself, :func:`_all_finite`), and no copy on the fast path. Messages: :mod:`cnn._messages`.
 """
 
 from __future__ import annotations
@@ -78,8 +77,12 @@ import operator
 
 import numpy as np
 
+from ._messages import (_check_exact_in_float64, _dtype_message, _masked_message,
+                        _ragged_where, _scalar_note, _short)
+
 __all__ = ["as_float", "as_array", "common_dtype", "check_ndim", "check_finite", "as_int",
-           "check_same_shape", "checked", "NonFiniteResultError"]
+           "check_same_shape", "checked", "NonFiniteResultError", "check_real", "check_fits",
+           "as_real", "cache_get", "cache_put"]
 
 
 class NonFiniteResultError(FloatingPointError):
@@ -178,131 +181,6 @@ def as_float(value, name: str, *, ndim: int | None = None, min_ndim: int | None 
     return arr
 
 
-def _check_exact_in_float64(arr: np.ndarray, name: str) -> None:
-    """Refuse 64-bit integers that float64 would round (only where |value| > 2**53)."""
-    if arr.dtype.itemsize < 8 or arr.size == 0:
-        return                                   # int32 and narrower always fit exactly
-    if -2 ** 53 <= int(arr.min()) and int(arr.max()) <= 2 ** 53:
-        return
-    as_f = arr.astype(np.float64)
-    with np.errstate(invalid="ignore"):          # 2**63 does not fit int64: cast garbage, != arr
-        back = as_f.astype(arr.dtype)
-    bad = back != arr
-    if bad.any():
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name}: got the integer {int(arr[first])} at index {first} (dtype "
-                         f"{arr.dtype}), which float64 cannot represent exactly (it would become "
-                         f"{float(as_f[first])!r}); expected integers that float64 holds exactly "
-                         f"(every one of magnitude up to 2**53). To accept the rounding, convert "
-                         f"explicitly with {name}.astype(np.float64)")
-
-
-def _dtype_message(arr: np.ndarray, value, name: str) -> str:
-    dtype, kind = arr.dtype, arr.dtype.kind
-    if kind == "f":
-        if dtype.type is np.float16:
-            return (f"{name}: got dtype {dtype}; expected float32 or float64 (half precision is "
-                    f"not supported: use {name}.astype(np.float32))")
-        return (f"{name}: got dtype {dtype}; expected float32 or float64 (extended precision "
-                f"is not supported: {name}.astype(np.float64) converts it, rounding)")
-    if kind == "c":
-        return (f"{name}: got dtype {dtype}; expected real numbers (float32, float64, or "
-                f"integers, which are promoted to float64)")
-    if kind == "O":
-        if arr.ndim == 0 and not isinstance(value, np.ndarray):
-            return (f"{name}: got a {type(value).__name__} {_short(value)}; expected an array "
-                    f"of real numbers")
-        source = "dtype object" if isinstance(value, np.ndarray) else \
-            f"a {type(value).__name__} that converts to dtype object"
-        where, item = _first_non_number(arr)
-        if where is None:
-            return (f"{name}: got {source}; expected real numbers (an array of Python objects "
-                    f"is not converted, even of numbers: np.asarray({name}, dtype=np.float64) "
-                    f"converts it explicitly)")
-        what = "None" if item is None else f"{_short(item)} of type {type(item).__name__}"
-        real = isinstance(item, numbers.Real) or (isinstance(item, numbers.Number)
-                                                  and not isinstance(item, numbers.Complex))
-        hint = (f"; to accept rounding it to float64, convert explicitly with "
-                f"np.asarray({name}, dtype=np.float64)" if real else "")
-        return (f"{name}: got {source}; expected real numbers (the element at index {where} "
-                f"is {what}){hint}")
-    if kind in "US":
-        first = _short(arr.flat[0].item()) if arr.size else "''"
-        return (f"{name}: got dtype {dtype}; expected real numbers (strings such as {first} "
-                f"are not parsed: convert them explicitly if they are numbers)")
-    if kind == "V":
-        if dtype.names:
-            return (f"{name}: got the structured dtype {dtype}; expected real numbers (select a "
-                    f"field, e.g. {name}[{dtype.names[0]!r}], or use numpy.lib.recfunctions."
-                    f"structured_to_unstructured)")
-        return f"{name}: got dtype {dtype} (raw bytes, np.void); expected real numbers"
-    if kind in "mM":
-        return (f"{name}: got dtype {dtype} (dates or durations); expected real numbers "
-                f"(convert deliberately, e.g. divide by np.timedelta64(1, 's'))")
-    return f"{name}: got dtype {dtype}; expected real numbers"
-
-
-def _first_non_number(arr: np.ndarray):
-    """Index and value of the first element of an object array that is not a float64 or an
-    integer float64 holds exactly; ``(None, None)`` if there is none."""
-    for i, item in enumerate(arr.flat):
-        if isinstance(item, (bool, np.bool_)):
-            continue
-        if isinstance(item, (float, np.float64, np.float32)):
-            continue
-        if isinstance(item, (int, np.integer)) and -2 ** 53 <= item <= 2 ** 53:
-            continue
-        return tuple(int(k) for k in np.unravel_index(i, arr.shape)), item
-    return None, None
-
-
-def _masked_message(name: str, what: str) -> str:
-    where = "" if what == name else f" as {what}"
-    return (f"{name}: got a masked array (numpy.ma.MaskedArray){where}; its mask would be "
-            f"silently dropped. Expected a plain array: fill the masked entries "
-            f"({what}.filled(value)) or, if the mask is meant to be ignored, pass "
-            f"np.asarray({what})")
-
-
-def _ragged_where(value, name: str) -> str:
-    """Where the lengths of a nested sequence first differ, e.g. ' (x[1] has length 1 ...)'."""
-    def is_seq(v):
-        return isinstance(v, (list, tuple)) or (isinstance(v, np.ndarray) and v.ndim > 0)
-
-    def at(index):
-        return name + "".join(f"[{i}]" for i in index)
-
-    level = [((), value)]
-    for _ in range(64):
-        seqs = [(i, v) for i, v in level if is_seq(v)]
-        if not seqs:
-            return ""
-        if len(seqs) != len(level):
-            i_n, v_n = next((i, v) for i, v in level if not is_seq(v))
-            i_s, v_s = seqs[0]
-            return (f" ({at(i_n)} is {_short(v_n)}, not a sequence, but {at(i_s)} is a "
-                    f"sequence of length {len(v_s)})")
-        i0, v0 = seqs[0]
-        for i, v in seqs[1:]:
-            if len(v) != len(v0):
-                return f" ({at(i)} has length {len(v)} but {at(i0)} has length {len(v0)})"
-        if sum(len(v) for _, v in seqs) > 100_000:
-            return ""                            # too big to search on an error path
-        level = [(i + (k,), item) for i, v in seqs for k, item in enumerate(v)]
-    return ""
-
-
-def _short(value, limit: int = 40) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _scalar_note(arr: np.ndarray, value) -> str:
-    if arr.ndim == 0 and not isinstance(value, np.ndarray):
-        return f" (the scalar {_short(value)} of type {type(value).__name__})"
-    return ""
-
-
 def check_ndim(arr: np.ndarray, name: str, ndim: int, axes: str | None = None, *,
                value=None) -> None:
     if arr.ndim != ndim:
@@ -367,6 +245,22 @@ def check_same_shape(a: np.ndarray, a_name: str, b: np.ndarray, b_name: str) -> 
                          f"expected equal shapes")
 
 
+# ----------------------------------------------------------------------------- caches
+
+def cache_put(cache: dict | None, x: np.ndarray, spec, **values) -> None:
+    """Record in a layer's ``cache`` dict (None: nothing) what forward computed from
+    ``x`` under ``spec`` (geometry, hyper-parameters, dtype)."""
+    if cache is not None:
+        cache.clear()
+        cache.update(values, x=x, spec=spec)
+
+
+def cache_get(cache: dict | None, key: str, x: np.ndarray, spec):
+    """``cache[key]`` if forward saw this very (validated) ``x`` under ``spec``, else None."""
+    return cache.get(key) if cache is not None and cache.get("x") is x \
+        and cache.get("spec") == spec else None
+
+
 # ----------------------------------------------------------------------------- results
 
 #: The dtype a computation is repeated in when its result is not finite.
@@ -406,14 +300,14 @@ def checked(name, outputs: tuple[str, ...], *, widen: tuple[str, ...] = ()):
                 result = fn(*args, **kwargs)
                 values = (result,) if single else result
                 for v in values:
-                    if not _all_finite(v):
+                    if v is not None and not _all_finite(v):     # None: not asked for
                         break
                 else:
                     return result
                 if _WIDE.get():
                     return result                # inside a retry: the outer call decides
                 wide = _retry_wider(fn, signature, widen, args, kwargs, values, single)
-                if wide is not None and all(_all_finite(v) for v in wide[0]):
+                if wide is not None and all(v is None or _all_finite(v) for v in wide[0]):
                     return wide[0][0] if single else wide[0]
             label = name(*args, **kwargs) if callable(name) else name
             raise _overflow_error(label, outputs, values, wide)
@@ -423,7 +317,7 @@ def checked(name, outputs: tuple[str, ...], *, widen: tuple[str, ...] = ()):
 
 def _retry_wider(fn, signature, widen, args, kwargs, values, single):
     """``(narrowed results, wide results)`` of ``fn`` on widened arguments, or None."""
-    dtype = np.result_type(*values)
+    dtype = np.result_type(*(v for v in values if v is not None))
     wide = _WIDER.get(dtype)
     if wide is None or not widen:
         return None
@@ -439,7 +333,8 @@ def _retry_wider(fn, signature, widen, args, kwargs, values, single):
     finally:
         _WIDE.reset(token)
     wide_values = (wide_values,) if single else tuple(wide_values)
-    narrowed = tuple(_narrow(w, np.result_type(v)) for w, v in zip(wide_values, values))
+    narrowed = tuple(None if v is None else _narrow(w, np.result_type(v))
+                     for w, v in zip(wide_values, values))
     return narrowed, wide_values
 
 
@@ -451,7 +346,7 @@ def _narrow(value, dtype: np.dtype):
 
 def _overflow_error(label: str, outputs, values, wide) -> NonFiniteResultError:
     results = wide[0] if wide is not None else values
-    i = next(k for k, v in enumerate(results) if not _all_finite(v))
+    i = next(k for k, v in enumerate(results) if v is not None and not _all_finite(v))
     arr, dtype = np.asarray(results[i]), np.result_type(values[i])
     bad = ~np.isfinite(arr)
     first = tuple(int(k) for k in np.argwhere(bad)[0]) if arr.ndim else ()
@@ -469,3 +364,37 @@ def _overflow_error(label: str, outputs, values, wide) -> NonFiniteResultError:
     return NonFiniteResultError(
         f"{label}: the result {outputs[i]} does not fit in {dtype} although every input is "
         f"finite: {count} would be inf or NaN{where} ({cause}); {hint}")
+
+
+# ----------------------------------------------------------------------------- networks, training
+
+def check_real(arr: np.ndarray, name: str) -> None:
+    """Refuse what :func:`as_float` refuses by dtype (float16, extended precision, complex,
+    object, text, ...), with its message, without converting ``arr`` or scanning it.
+
+    For callers that convert to a dtype of their own: the networks cast
+    images to theirs, so they accept exactly the dtypes the layers accept
+    (float32, float64, integers, booleans) and no others.
+    """
+    t = arr.dtype.type
+    if arr.dtype.kind in "iub" or t is np.float32 or t is np.float64:
+        return
+    raise TypeError(_dtype_message(arr, arr, name))
+
+
+def check_fits(x: np.ndarray, dtype, name: str) -> None:
+    """Refuse finite values of ``x`` that would become inf in the narrower float ``dtype``."""
+    limit = float(np.finfo(dtype).max)
+    big = max(abs(float(x.max())), abs(float(x.min())))    # no |x| copy of the batch
+    if big > limit:
+        raise ValueError(f"{name}: got values up to {big:.3g}, which {np.dtype(dtype).name} "
+                         f"cannot hold (its largest is {limit:.3g}); expected data on a "
+                         f"sensible scale: rescale it, or use a float64 network")
+
+
+def as_real(value, name: str) -> float:
+    """A real hyper-parameter such as ``lr`` as a Python float (range checks are the caller's)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: got {value!r} of type {type(value).__name__}; "
+                        f"expected a real number")
+    return float(value)

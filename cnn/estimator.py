@@ -6,7 +6,7 @@ samples, here flattened images, ``X`` of shape (n_samples, H*W), plus the
 Inside is :class:`cnn.networks.MnistNet`: conv ($F$ kernels $k \times k$,
 clipped to the image) + bias, ReLU, max pool, dense ``hidden``, ReLU, dense
 to the classes, softmax cross-entropy; trained by :func:`cnn.training.train`
-(mini-batch SGD, momentum, cosine learning-rate schedule), inputs
+(mini-batch SGD with momentum, or Adam; cosine learning-rate schedule), inputs
 standardised with the mean and standard deviation of the training pixels.
 
 It works in ``Pipeline``, ``cross_val_score`` and ``GridSearchCV``::
@@ -27,8 +27,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from ._validate import as_int, check_real
 from .networks import MnistNet
-from .optim import SCHEDULES
+from .optim import OPTIMIZERS, SCHEDULES
 from .training import train
 
 try:   # scikit-learn >= 1.6
@@ -42,7 +43,9 @@ __all__ = ["CNNClassifier"]
 
 def _reject_text(X) -> None:
     """A clear TypeError for string data (scikit-learn's own says only "could not
-    convert string to float", without naming X)."""
+    convert string to float", without naming X), and for the float dtypes the layers
+    refuse (float16, extended precision), which scikit-learn would convert silently:
+    the rule of :func:`cnn._validate.check_real`, as in the networks and :func:`cnn.train`."""
     dtype = getattr(X, "dtype", None)
     if dtype is None and isinstance(X, (list, tuple)):
         try:
@@ -52,6 +55,8 @@ def _reject_text(X) -> None:
     if dtype is not None and np.dtype(dtype).kind in "USa":
         raise TypeError(f"X: got dtype {np.dtype(dtype)}; expected numbers (pixel values), "
                         f"not strings")
+    if dtype is not None and np.dtype(dtype).kind == "f":
+        check_real(np.empty(0, dtype), "X")
 
 
 def _reject_mixed_labels(y) -> None:
@@ -87,10 +92,13 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         Passes over the training data.
     batch_size : int, default 32
         Images per SGD step (at most n_samples).
+    optimizer : {"sgd", "adam"}, default "sgd"
+        A name of :data:`cnn.optim.OPTIMIZERS`.
     lr : float, default 0.05
         Base learning rate.
     momentum : float, default 0.9
-        $v \\leftarrow \\mu v + \\eta g$, $w \\leftarrow w - v$.
+        SGD's $\\mu$ in $v \\leftarrow \\mu v + \\eta g$, $w \\leftarrow w - v$;
+        Adam's $\\beta_1$ (:class:`cnn.optim.Adam`).
     schedule : {"cosine", "constant"}, default "cosine"
     dtype : {"float64", "float32"}, default "float64"
         Precision of the network.
@@ -112,14 +120,15 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, image_shape=None, *, n_filters=8, kernel_size=3, hidden=60, epochs=20,
-                 batch_size=32, lr=0.05, momentum=0.9, schedule="cosine", dtype="float64",
-                 random_state=None, verbose=False):
+                 batch_size=32, optimizer="sgd", lr=0.05, momentum=0.9, schedule="cosine",
+                 dtype="float64", random_state=None, verbose=False):
         self.image_shape = image_shape
         self.n_filters = n_filters
         self.kernel_size = kernel_size
         self.hidden = hidden
         self.epochs = epochs
         self.batch_size = batch_size
+        self.optimizer = optimizer
         self.lr = lr
         self.momentum = momentum
         self.schedule = schedule
@@ -155,10 +164,11 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     def _check_params(self):
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule: got {self.schedule!r}; expected one of {SCHEDULES}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: got {self.optimizer!r}; expected one of "
+                             f"{tuple(OPTIMIZERS)}")
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name}: got {value!r}; expected an integer >= 1")
+            as_int(getattr(self, name), name, minimum=1)
 
     # -- API ------------------------------------------------------------------------------
     def fit(self, X, y):
@@ -176,8 +186,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                        n_classes=len(self.classes_), dtype=self.dtype, seed=seed)
         net.fit_input_scaling(X)
         history = train(net, self._images(X), y_index.astype(np.int64), epochs=int(self.epochs),
-                        batch_size=int(min(self.batch_size, len(X))), lr=self.lr,
-                        momentum=self.momentum, schedule=self.schedule, seed=seed,
+                        batch_size=int(min(self.batch_size, len(X))),
+                        optimizer=self.optimizer, lr=self.lr, momentum=self.momentum, schedule=self.schedule, seed=seed,
                         progress=bool(self.verbose))
         self.network_ = net
         self.loss_curve_ = [e["train_loss"] for e in history.epochs]

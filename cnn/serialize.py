@@ -17,8 +17,12 @@ a checkpoint like any model):
 
 | key | content |
 |---|---|
-| ``train_state`` | JSON: ``checkpoint_version`` (1) and the fields of :class:`cnn.training.TrainState` |
-| ``velocity/<name>`` | the momentum buffer of each parameter, same shape and dtype |
+| ``train_state`` | JSON: ``checkpoint_version`` (2) and the fields of :class:`cnn.training.TrainState`; ``optimizer_state`` holds the numbers of the optimiser's state (``steps``) |
+| ``optimizer/<buffer>/<param>`` | each array of the optimiser's ``state_dict()``: a buffer of parameter ``<param>``, same shape and dtype |
+
+The optimiser's ``state_dict()`` is saved generically (nothing here knows SGD
+from Adam). Version 1 files (SGD only: ``steps`` in the JSON, ``velocity/<param>``
+entries) are still read, as the SGD state they hold.
 
 Round trip: the arrays are stored bit for bit and the config as JSON
 (floats in shortest round-trip ``repr``), so a loaded network computes
@@ -49,6 +53,7 @@ import numpy as np
 from ._files import open_regular, replace_atomically
 from ._validate import check_finite
 from .networks import NETWORKS, Network
+from .optim import OPTIMIZERS
 from .training import TrainState
 
 __all__ = ["save_model", "load_model", "LoadedModel", "ModelFileError", "FORMAT", "FORMAT_VERSION",
@@ -56,7 +61,8 @@ __all__ = ["save_model", "load_model", "LoadedModel", "ModelFileError", "FORMAT"
 
 FORMAT = "cnn-backprop-model"
 FORMAT_VERSION = 1
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+_READS = (1, 2)          # the checkpoint versions read (1: SGD's velocity spelled out)
 
 
 class ModelFileError(ValueError):
@@ -116,12 +122,14 @@ def save_checkpoint(path, network: Network, state: TrainState,
         raise TypeError(f"state: got {type(state).__name__}; expected a "
                         f"cnn.training.TrainState")
     arrays = _model_arrays(network, metadata)
+    numbers = {k: v for k, v in state.optimizer_state.items() if not isinstance(v, np.ndarray)}
+    arrays.update({f"optimizer/{k}": v for k, v in state.optimizer_state.items()
+                   if isinstance(v, np.ndarray)})
     doc = {"checkpoint_version": CHECKPOINT_VERSION, "epoch": int(state.epoch),
-           "steps": int(state.steps), "rng_state": state.rng_state, "history": state.history,
+           "optimizer": state.optimizer, "optimizer_state": numbers,
+           "rng_state": state.rng_state, "history": state.history,
            "seconds": float(state.seconds), "run": state.run}
     arrays["train_state"] = np.array(json.dumps(doc, sort_keys=True, default=_json_default))
-    for name, value in state.velocity.items():
-        arrays[f"velocity/{name}"] = np.asarray(value)
     return _write_atomic(path, arrays)
 
 
@@ -304,8 +312,10 @@ def _network(archive: _Archive) -> LoadedModel:
     return LoadedModel(network, metadata)
 
 
-_STATE_FIELDS = {"checkpoint_version": int, "epoch": int, "steps": int, "rng_state": dict,
-                 "history": list, "seconds": (int, float), "run": dict}
+_STATE_FIELDS = {"checkpoint_version": int, "epoch": int, "rng_state": dict, "history": list,
+                 "seconds": (int, float), "run": dict}
+#: The fields by version besides those: how each names its optimiser's state.
+_OPTIMIZER_FIELDS = {1: {"steps": int}, 2: {"optimizer": str, "optimizer_state": dict}}
 
 
 def load_checkpoint(path) -> Checkpoint:
@@ -318,7 +328,7 @@ def load_checkpoint(path) -> Checkpoint:
     ModelFileError (a ValueError)
         As :func:`load_model`, and also if the file holds no training state
         (a plain model file), a state of another checkpoint version, or
-        momentum buffers that do not match the parameters in name, shape or
+        optimiser buffers that do not match the parameters in name, shape or
         dtype, or are not finite.
     """
     return _open(path, _checkpoint)
@@ -332,34 +342,54 @@ def _checkpoint(archive: _Archive) -> Checkpoint:
                              f"checkpoint written by `cnn train --save` (or "
                              f"cnn.save_checkpoint), which can be resumed")
     doc = archive.json("train_state", dict)
-    for key, kind in _STATE_FIELDS.items():
+    version = doc.get("checkpoint_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version not in _READS:
+        raise ModelFileError(f"{path}: checkpoint version {version!r}; this cnn reads version "
+                             f"{' or '.join(map(str, _READS))}")
+    for key, kind in {**_STATE_FIELDS, **_OPTIMIZER_FIELDS[version]}.items():
         if key not in doc:
             raise ModelFileError(f"{path}: train_state: missing key {key!r}")
         if isinstance(doc[key], bool) or not isinstance(doc[key], kind):
             raise ModelFileError(f"{path}: train_state[{key!r}]: got {type(doc[key]).__name__}; "
                                  f"expected {getattr(kind, '__name__', 'a number')}")
-    if doc["checkpoint_version"] != CHECKPOINT_VERSION:
-        raise ModelFileError(f"{path}: checkpoint version {doc['checkpoint_version']}; this "
-                             f"cnn reads version {CHECKPOINT_VERSION}")
-    if doc["epoch"] < 0 or doc["steps"] < 0 or len(doc["history"]) != doc["epoch"]:
+    if version == 1:        # SGD, the only optimiser then: its state in today's terms
+        name, numbers, prefix = "sgd", {"steps": doc["steps"]}, "velocity/"
+        doc["run"] = {**doc["run"], "optimizer": "sgd"} if doc["run"] else doc["run"]
+    else:
+        name, numbers, prefix = doc["optimizer"], doc["optimizer_state"], "optimizer/"
+    if name not in OPTIMIZERS:
+        raise ModelFileError(f"{path}: train_state: optimizer {name!r}; expected one of "
+                             f"{sorted(OPTIMIZERS)}")
+    steps = numbers.get("steps")
+    if not isinstance(steps, int) or isinstance(steps, bool) or doc["epoch"] < 0 or steps < 0 \
+            or len(doc["history"]) != doc["epoch"]:
         raise ModelFileError(f"{path}: train_state: got epoch {doc['epoch']}, steps "
-                             f"{doc['steps']} and {len(doc['history'])} history records; "
+                             f"{steps} and {len(doc['history'])} history records; "
                              f"expected epoch >= 0, steps >= 0, one record per epoch")
-    expected = network.expected_params()
-    velocity = {}
-    for name, key in archive.keys("velocity/").items():
-        if name not in expected:
-            raise ModelFileError(f"{path}: velocity/{name}: no parameter of that name; expected "
-                                 f"one of {sorted(network.params)}")
-        velocity[name] = archive.array(key, *expected[name])
-        try:
-            check_finite(velocity[name], f"velocity/{name}")
-        except ValueError as exc:
-            raise ModelFileError(f"{path}: {exc}") from exc
-    state = TrainState(epoch=doc["epoch"], steps=doc["steps"], velocity=velocity,
+    state = TrainState(epoch=doc["epoch"], optimizer=name,
+                       optimizer_state={**numbers, **_buffers(archive, network, prefix)},
                        rng_state=doc["rng_state"], history=doc["history"],
                        seconds=float(doc["seconds"]), run=doc["run"])
     return Checkpoint(network, metadata, state)
+
+
+def _buffers(archive: _Archive, network: Network, prefix: str) -> dict:
+    """The optimiser's arrays, ``{"<buffer>/<param>": array}``, each checked against its
+    parameter's shape and dtype before it is read, and finite."""
+    path, expected, buffers = archive.path, network.expected_params(), {}
+    for key, entry in archive.keys(prefix).items():
+        # version 1 names a velocity by its parameter alone; version 2 "<buffer>/<param>"
+        buffer, param = ("velocity", key) if prefix == "velocity/" else key.rpartition("/")[::2]
+        if param not in expected or not buffer:
+            raise ModelFileError(f"{path}: {entry}: no parameter of that name; expected "
+                                 f"<buffer>/<param> with a param in {sorted(expected)}")
+        value = archive.array(entry, *expected[param])
+        try:
+            check_finite(value, entry)
+        except ValueError as exc:
+            raise ModelFileError(f"{path}: {exc}") from exc
+        buffers[f"{buffer}/{param}"] = value
+    return buffers
 
 
 def _json_default(value):

@@ -3,8 +3,9 @@
 One epoch visits every training image once, in an order drawn from
 ``numpy.random.default_rng(seed)``; each step takes the next ``batch_size``
 images (the last batch of an epoch may be smaller), runs
-:meth:`~cnn.networks.Network.loss_and_grads` and one :class:`~cnn.optim.SGD`
-update. Same network initialisation, same data and same seed give the same
+:meth:`~cnn.networks.Network.loss_and_grads` and one update of the optimiser
+(:class:`~cnn.optim.SGD` by default, :class:`~cnn.optim.Adam`, or any
+:class:`~cnn.optim.Optimizer`). Same network initialisation, same data and same seed give the same
 numbers, bit for bit, on the same machine and thread count (across BLAS
 thread counts too at the default batch sizes: ``docs/reliability.md``).
 
@@ -18,31 +19,28 @@ more than 100 times the first step's loss) gets one
 Checkpoints: ``checkpoint=callable`` receives a :class:`TrainState` at the
 end of every epoch; ``resume=state`` continues from one. The state holds
 everything besides the weights that the rest of the run depends on (the
-momentum buffers, the step count that drives the schedule, the shuffling
-RNG, the history), so a resumed run ends with the same weights, bit for bit,
-as one that was never interrupted (:func:`cnn.serialize.save_checkpoint`
-writes it to a file).
+optimiser's ``state_dict()``: its buffers and the step count that drives the
+schedule; the shuffling RNG; the history: :mod:`cnn.train_state`), so a
+resumed run ends with the same weights, bit for bit, as one that was never
+interrupted (:func:`cnn.serialize.save_checkpoint` writes it to a file).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
-import numbers
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import as_array, as_int, check_finite
-from .networks.base import _check_fits
-from .optim import SGD, make_schedule
+from ._validate import as_array, as_int, as_real, check_finite, check_fits, check_real
+from .optim import OPTIMIZERS, Optimizer, make_optimizer, make_schedule
+from .train_state import TrainHistory, TrainState, data_digest, restore
 
 __all__ = ["train", "TrainHistory", "TrainState", "TrainingDivergedError",
-           "TrainingUnstableWarning"]
+           "TrainingUnstableWarning"]   # TrainHistory, TrainState: from cnn.train_state
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -57,64 +55,6 @@ class TrainingDivergedError(FloatingPointError):
     def __init__(self, message: str, *, step: int, epoch: int):
         super().__init__(message)
         self.step, self.epoch = step, epoch
-
-
-@dataclass
-class TrainHistory:
-    """What :func:`train` measured.
-
-    ``epochs`` holds one dict per epoch: ``epoch``, ``train_loss`` (mean of
-    the batch losses seen during the epoch, weighted by batch size), ``lr``
-    (the rate of the epoch's last step), ``seconds`` and, when test data was
-    given, ``test_loss`` and ``test_accuracy``. A resumed run's history
-    starts with the epochs of the run it resumes.
-    """
-
-    epochs: list = field(default_factory=list)
-    steps: int = 0
-    seconds: float = 0.0
-
-    @property
-    def train_seconds(self) -> float:
-        """Seconds spent in training steps (without the per-epoch test evaluation)."""
-        return float(sum(e["seconds"] for e in self.epochs))
-
-
-@dataclass
-class TrainState:
-    """Where a run stands after a whole epoch: what :func:`train` needs to resume it.
-
-    Attributes
-    ----------
-    epoch : int
-        Epochs completed (1 after the first).
-    steps : int
-        SGD steps taken; the learning-rate schedule is a function of it.
-    velocity : dict of ndarray
-        The momentum buffers $v$ of :class:`cnn.optim.SGD`, one per parameter
-        (empty before the first step or without momentum).
-    rng_state : dict
-        ``numpy.random.default_rng(seed).bit_generator.state`` after the
-        epoch's shuffle: the next epoch's order follows from it.
-    history : list of dict
-        :attr:`TrainHistory.epochs` so far.
-    seconds : float
-        Wall-clock seconds of the run so far.
-    run : dict
-        The arguments that fix the rest of the run (``epochs``, ``batch_size``,
-        ``lr``, ``momentum``, ``schedule``, ``warmup_steps``, ``seed``,
-        ``n_train`` and ``data_sha256``, a digest of ``X`` and ``y``):
-        resuming with other values would not give the uninterrupted result,
-        so :func:`train` refuses.
-    """
-
-    epoch: int
-    steps: int
-    velocity: dict
-    rng_state: dict
-    history: list
-    seconds: float
-    run: dict
 
 
 def _progress(total: int, desc: str, enabled: bool, initial: int = 0):
@@ -139,8 +79,7 @@ def _blas_threads(threads):
     """Enter a BLAS thread limit (a context manager, already entered)."""
     if threads is None:
         return contextlib.nullcontext()
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"threads: got {threads!r}; expected an integer >= 1 or None")
+    threads = as_int(threads, "threads", minimum=1)
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:   # scikit-learn depends on it, but stay usable without
@@ -158,27 +97,11 @@ def _all_finite(grads: dict) -> str | None:
 
 # ----------------------------------------------------------------------------- checks
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name}: got {value!r}; expected an integer >= 1")
-    return int(value)
-
-
-def _real(value, name: str) -> float:
-    """A real hyper-parameter such as ``lr`` as a float (range checks are SGD's)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: got {value!r} of type {type(value).__name__}; "
-                        f"expected a real number")
-    return float(value)
-
-
 def _check_images(X, net, name: str = "X") -> np.ndarray:
     """``X`` as (N, 1, H, W) or (N, H, W) real, finite images of ``net``'s size, N >= 1
     (not converted: the network casts them to its own dtype)."""
     X = as_array(X, name)
-    if X.dtype.kind not in "fiub":
-        raise TypeError(f"{name}: got dtype {X.dtype}; expected real numbers (integers, float32 "
-                        f"or float64; the network converts them to its own dtype)")
+    check_real(X, name)
     if X.ndim not in (3, 4) or (X.ndim == 4 and X.shape[1] != 1):
         raise ValueError(f"{name}: got a {X.ndim}-D array of shape {X.shape}; expected "
                          f"one-channel images (N, 1, H, W) or (N, H, W)")
@@ -193,89 +116,40 @@ def _check_images(X, net, name: str = "X") -> np.ndarray:
         check_finite(X, name)   # bad data is not a divergence: say so before training
         dtype = getattr(net, "dtype", X.dtype)
         if X.dtype.itemsize > dtype.itemsize:
-            _check_fits(X, dtype, name)
+            check_fits(X, dtype, name)
     return X
 
 
-def _check_labels(net, y, n: int, name: str = "y") -> np.ndarray:
-    """``y`` (N,) checked against what ``net`` can learn."""
-    y = as_array(y, name)
-    images = "X_test" if name == "y_test" else "X"
-    if y.shape != (n,):
-        raise ValueError(f"{name}: got shape {y.shape}; expected ({n},), one label per image "
-                         f"of {images}")
-    if y.dtype.kind not in "iubf":
-        raise TypeError(f"{name}: got dtype {y.dtype}; expected integer class labels")
-    network = getattr(net, "name", None)
-    if network == "mnist":
-        k = int(net.config["n_classes"])
-        if y.dtype.kind == "f":
-            raise TypeError(f"{name}: got dtype {y.dtype}; expected integer class indices "
-                            f"0..{k - 1} for the mnist network")
-        bad = (y < 0) | (y >= k)
-    elif network == "digits01":
-        bad = ~np.isin(y, (0, 1))
-    else:
-        return y
-    if bad.any():
-        i = int(np.argmax(bad))
-        expected = "0 or 1" if network == "digits01" else f"an integer in [0, {k})"
-        raise ValueError(f"{name}: got label {y[i].item()!r} at index {i}; expected {expected} "
-                         f"for the {network} network ({int(bad.sum())} label(s) out of range)")
-    return y
-
-
-def _data_digest(X: np.ndarray, y: np.ndarray) -> str:
-    """SHA-256 of the training data (dtype, shape and bytes of X and y)."""
-    h = hashlib.sha256()
-    for a in (X, y):
-        a = np.ascontiguousarray(a)
-        h.update(f"{a.dtype.str}{a.shape}".encode())
-        h.update(memoryview(a).cast("B"))
-    return h.hexdigest()
-
-
-def _restore(state: TrainState, run: dict, net, opt: SGD, rng) -> TrainHistory:
-    """Put ``opt`` and ``rng`` where ``state`` left them; the history so far."""
-    if not isinstance(state, TrainState):
-        raise TypeError(f"resume: got {type(state).__name__}; expected a TrainState "
-                        f"(cnn.serialize.load_checkpoint(path).state)")
-    for key, value in run.items():
-        if state.run.get(key) != value:
-            what = "the training data differ" if key == "data_sha256" else \
-                f"{key}={state.run.get(key)!r} there, {key}={value!r} here"
-            raise ValueError(f"resume: the checkpoint comes from a different run ({what}); "
-                             f"expected the arguments of the interrupted run, so that the "
-                             f"result is the one it would have given")
-    if not 0 <= state.epoch <= run["epochs"] or len(state.history) != state.epoch:
-        raise ValueError(f"resume: got a state after epoch {state.epoch} with "
-                         f"{len(state.history)} history records; expected 0..{run['epochs']} "
-                         f"epochs, one record each")
-    for name, v in state.velocity.items():
-        p = net.params.get(name)
-        if p is None or np.shape(v) != p.shape or np.asarray(v).dtype != p.dtype:
-            raise ValueError(f"resume: velocity[{name!r}] has shape {np.shape(v)} and dtype "
-                             f"{np.asarray(v).dtype}; expected those of the parameter "
-                             f"({None if p is None else (p.shape, p.dtype)})")
-    opt.velocity = {k: np.array(v) for k, v in state.velocity.items()}
-    opt.steps = int(state.steps)
-    try:
-        rng.bit_generator.state = state.rng_state
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ValueError(f"resume: rng_state is not a state of numpy's "
-                         f"{type(rng.bit_generator).__name__} ({exc})") from exc
-    return TrainHistory(epochs=[dict(e) for e in state.history], steps=opt.steps,
-                        seconds=float(state.seconds))
+def _optimizer(optimizer, lr, momentum, schedule: str, warmup_steps: int, total: int):
+    """The run's :class:`~cnn.optim.Optimizer`: ``optimizer`` itself, or the one of that name."""
+    if isinstance(optimizer, Optimizer):
+        given = [k for k, v in (("lr", lr), ("momentum", momentum)) if v is not None]
+        if given or schedule != "constant" or warmup_steps:
+            raise ValueError(f"optimizer: got an {type(optimizer).__name__} instance together "
+                             f"with {', '.join(given) or 'schedule/warmup_steps'}; expected "
+                             f"either an optimiser (which has its own rate and schedule) or "
+                             f"a name with lr, momentum and schedule")
+        return optimizer
+    if not isinstance(optimizer, str) or optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer: got {optimizer!r}; expected one of {tuple(OPTIMIZERS)} "
+                         f"or a cnn.optim.Optimizer")
+    if lr is None:
+        raise TypeError("lr: missing; expected the base learning rate of the "
+                        f"{optimizer} optimiser")
+    lr = as_real(lr, "lr")
+    momentum = None if momentum is None else as_real(momentum, "momentum")
+    return make_optimizer(optimizer, lr=lr, momentum=momentum,
+                          schedule=make_schedule(schedule, total, warmup_steps))
 
 
 # ----------------------------------------------------------------------------- the loop
 
-def train(net, X, y, *, epochs: int, batch_size: int, lr: float, momentum: float = 0.0,
-          schedule: str = "constant", warmup_steps: int = 0, seed: int = 0,
-          X_test=None, y_test=None, progress: bool = False,
+def train(net, X, y, *, epochs: int, batch_size: int, optimizer="sgd", lr: float | None = None,
+          momentum: float | None = None, schedule: str = "constant", warmup_steps: int = 0,
+          seed: int = 0, X_test=None, y_test=None, progress: bool = False,
           desc: str | None = None, threads: int | None = 1,
           on_epoch=None, checkpoint=None, resume: TrainState | None = None) -> TrainHistory:
-    r"""Train ``net`` in place by mini-batch SGD with momentum.
+    r"""Train ``net`` in place by mini-batch gradient descent.
 
     Parameters
     ----------
@@ -284,14 +158,22 @@ def train(net, X, y, *, epochs: int, batch_size: int, lr: float, momentum: float
         :class:`~cnn.networks.MnistNet`; the toy net trains with
         :func:`cnn.toy_net.train`).
     X : ndarray, shape (N, 1, H, W) or (N, H, W)
-        Real, finite images; integers and any float dtype are converted to the
-        network's dtype by the network.
+        Real, finite images (float32, float64 or integers, as the layers take:
+        float16 is refused); the network converts them to its dtype.
     y : ndarray, shape (N,)
-        Labels: 0/1 for digits01, class indices in ``[0, n_classes)`` for mnist.
+        Labels, checked by ``net.check_labels``: 0/1 for digits01, class
+        indices in ``[0, n_classes)`` for mnist.
     epochs, batch_size : int
         Passes over the data, images per step (>= 1).
+    optimizer : str or cnn.optim.Optimizer
+        A name of :data:`cnn.optim.OPTIMIZERS` (``"sgd"``, ``"adam"``), built
+        with ``lr``, ``momentum`` and the schedule; or an optimiser object,
+        which brings its own (then leave ``lr``, ``momentum`` and ``schedule``
+        unset).
     lr, momentum : float
-        :class:`cnn.optim.SGD`: $v \leftarrow \mu v + \eta_t g$, $w \leftarrow w - v$.
+        Base learning rate (required with a name) and momentum: SGD's
+        $v \leftarrow \mu v + \eta_t g$, $w \leftarrow w - v$ (default 0);
+        Adam's $\beta_1$ (default 0.9). See :func:`cnn.optim.make_optimizer`.
     schedule : {"constant", "cosine"}
         Learning-rate schedule over all ``epochs * ceil(N / batch_size)`` steps,
         see :func:`cnn.optim.make_schedule`; ``warmup_steps`` for "cosine".
@@ -311,7 +193,9 @@ def train(net, X, y, *, epochs: int, batch_size: int, lr: float, momentum: float
         Continue a run from a state its ``checkpoint`` received, with
         ``net`` holding the weights of that moment and the same arguments
         as the interrupted run (checked, including a digest of ``X`` and
-        ``y``). The result equals the uninterrupted run's bit for bit.
+        ``y`` and the optimiser's hyper-parameters; an optimiser object's
+        own schedule is not checked). The result equals the uninterrupted
+        run's bit for bit.
     threads : int or None
         BLAS threads while training (via ``threadpoolctl``; ``None`` leaves
         the setting alone). The default 1 is deliberate: these matrices are
@@ -332,33 +216,30 @@ def train(net, X, y, *, epochs: int, batch_size: int, lr: float, momentum: float
     TrainingDivergedError
         On a non-finite loss, gradient or update; ``net`` keeps the last good weights.
     """
-    epochs = _positive_int(epochs, "epochs")
-    batch_size = _positive_int(batch_size, "batch_size")
+    epochs = as_int(epochs, "epochs", minimum=1)
+    batch_size = as_int(batch_size, "batch_size", minimum=1)
     warmup_steps = as_int(warmup_steps, "warmup_steps", minimum=0)
-    lr, momentum = _real(lr, "lr"), _real(momentum, "momentum")
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed: got {seed!r}; expected an integer >= 0")
-    if getattr(net, "name", None) == "toy":
-        raise TypeError("net: got the toy net; it trains per sample with cnn.toy_net.train "
-                        "(or `cnn train toy`), not with cnn.training.train")
+    seed = as_int(seed, "seed", minimum=0)
+    if getattr(net, "trained_by", None):
+        raise TypeError(f"net: got the {net.name} net; it trains {net.trained_by}, not with "
+                        f"cnn.training.train")
     X = _check_images(X, net)
     n = len(X)
-    y = _check_labels(net, y, n)
+    y = net.check_labels(y, n, images="X")
     if (X_test is None) != (y_test is None):
         raise ValueError("X_test and y_test: got only one of them; expected both or neither")
     if X_test is not None:
         X_test = _check_images(X_test, net, "X_test")
-        y_test = _check_labels(net, y_test, len(X_test), "y_test")
-    steps_per_epoch = -(-n // batch_size)
-    total = epochs * steps_per_epoch
-    opt = SGD(lr, momentum, make_schedule(schedule, total, warmup_steps))
-    rng = np.random.default_rng(int(seed))
+        y_test = net.check_labels(y_test, len(X_test), "y_test", images="X_test")
+    total = epochs * -(-n // batch_size)
+    opt = _optimizer(optimizer, lr, momentum, schedule, warmup_steps, total)
+    rng = np.random.default_rng(seed)
     run = None
     if checkpoint is not None or resume is not None:
-        run = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "momentum": momentum,
-               "schedule": schedule, "warmup_steps": int(warmup_steps), "seed": int(seed),
-               "n_train": n, "data_sha256": _data_digest(X, y)}
-    history = _restore(resume, run, net, opt, rng) if resume is not None else TrainHistory()
+        run = {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.name,
+               **opt.hyperparameters(), "schedule": schedule, "warmup_steps": warmup_steps,
+               "seed": seed, "n_train": n, "data_sha256": data_digest(X, y)}
+    history = restore(resume, run, net, opt, rng) if resume is not None else TrainHistory()
     first = len(history.epochs) + 1
     start = time.perf_counter() - history.seconds
     bar = _progress(total, desc or f"train {getattr(net, 'name', '')}", progress,
@@ -380,17 +261,15 @@ def train(net, X, y, *, epochs: int, batch_size: int, lr: float, momentum: float
                 if opt.steps % 50 == 0:
                     bar.set_postfix_str(f"epoch {epoch} loss {loss_sum / (i + len(idx)):.4f}",
                                         refresh=False)
-            warned = warned or _warn_if_growing(first_loss, loss_sum / n, epoch, lr)
+            warned = warned or _warn_if_growing(first_loss, loss_sum / n, epoch, opt.lr)
             record = {"epoch": epoch, "train_loss": loss_sum / n,
-                      "lr": opt.lr * opt.schedule(opt.steps - 1),
-                      "seconds": time.perf_counter() - t0}
+                      "lr": opt.lr_at(opt.steps - 1), "seconds": time.perf_counter() - t0}
             if X_test is not None:
                 record.update({f"test_{k}": v for k, v in net.evaluate(X_test, y_test).items()})
             history.epochs.append(record)
             if checkpoint is not None:
                 checkpoint(TrainState(
-                    epoch=epoch, steps=opt.steps,
-                    velocity={k: v.copy() for k, v in opt.velocity.items()},
+                    epoch=epoch, optimizer=opt.name, optimizer_state=opt.state_dict(),
                     rng_state=rng.bit_generator.state, history=[dict(e) for e in history.epochs],
                     seconds=time.perf_counter() - start, run=dict(run)))
             if on_epoch is not None:

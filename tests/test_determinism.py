@@ -61,14 +61,17 @@ def dataset(network):
     return DATA[network]
 
 
-def run(network, dtype, *, threads=1, batch_size=32, epochs=2, n=None, seed=0):
+def run(network, dtype, *, threads=1, batch_size=32, epochs=2, n=None, seed=0,
+        optimizer="sgd"):
     """Train a fresh network; its parameters and its history without timings."""
     d = dataset(network)
     X, y = d.X_train[:n], d.y_train[:n]
     net = Digits01Net(dtype=dtype, seed=seed) if network == "digits01" else \
         MnistNet(dtype=dtype, seed=seed)
     net.fit_input_scaling(X)
-    history = train(net, X, y, epochs=epochs, batch_size=batch_size, lr=0.05, momentum=0.9,
+    lr = 0.05 if optimizer == "sgd" else 0.002
+    history = train(net, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                    lr=lr, momentum=0.9,
                     schedule="cosine", warmup_steps=10, seed=seed, threads=threads,
                     X_test=d.X_test, y_test=d.y_test)
     metrics = [{k: v for k, v in e.items() if k != "seconds"} for e in history.epochs]
@@ -103,6 +106,15 @@ def test_same_seed_same_bits(network, dtype, threads):
     assert first[1] == again[1]                 # losses and accuracies of every epoch
     other = run(network, dtype, threads=threads, batch_size=33, n=n, seed=1)
     assert not same_bits(first[0], other[0])    # the comparison can tell runs apart
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_adam_same_seed_same_bits(dtype):
+    first = run("digits01", dtype, optimizer="adam", batch_size=33)
+    again = run("digits01", dtype, optimizer="adam", batch_size=33)
+    assert same_bits(first[0], again[0]) and first[1] == again[1]
+    sgd = run("digits01", dtype, batch_size=33)
+    assert not same_bits(first[0], sgd[0])      # the optimiser did change
 
 
 def test_same_bits_in_a_fresh_process(tmp_path, capsys):

@@ -94,3 +94,18 @@ def test_bad_image_shape_is_named(digits):
         CNNClassifier(image_shape=(7, 7), epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="schedule"):
         CNNClassifier(schedule="step").fit(X, y)
+
+
+def test_the_optimizer_is_a_parameter(digits):
+    """``optimizer`` picks one of cnn.optim.OPTIMIZERS; Adam learns the digits too, and
+    differs from SGD (the parameter reaches the training loop)."""
+    X, y = digits
+    adam = CNNClassifier(image_shape=(8, 8), epochs=10, optimizer="adam", lr=0.005,
+                         random_state=0).fit(X[:450], y[:450])
+    sgd = CNNClassifier(image_shape=(8, 8), epochs=10, lr=0.005, random_state=0).fit(X[:450],
+                                                                                    y[:450])
+    assert adam.get_params()["optimizer"] == "adam"
+    assert adam.score(X[450:], y[450:]) > 0.85
+    assert adam.loss_curve_ != sgd.loss_curve_
+    with pytest.raises(ValueError, match=r"optimizer: got 'lbfgs'; expected one of \('sgd', 'adam'\)"):
+        CNNClassifier(optimizer="lbfgs", epochs=1).fit(X, y)

@@ -130,8 +130,8 @@ def kind_of(path: Path) -> int:
 
 
 def small_state():
-    return TrainState(epoch=1, steps=3, velocity={}, rng_state={}, history=[{"epoch": 1}],
-                      seconds=0.0, run={})
+    return TrainState(epoch=1, optimizer="sgd", optimizer_state={"steps": 3}, rng_state={},
+                      history=[{"epoch": 1}], seconds=0.0, run={})
 
 
 SAVES = {
@@ -303,12 +303,13 @@ def test_an_archive_entry_that_is_not_an_array_is_refused(tmp_path):
 
 def test_a_checkpoint_with_nan_momentum_is_refused(tmp_path):
     net = Digits01Net()
-    velocity = {k: np.zeros_like(v) for k, v in net.params.items()}
-    velocity["w1"][0, 0, 0, 0] = np.nan
-    state = TrainState(epoch=1, steps=3, velocity=velocity, rng_state={}, history=[{}],
-                       seconds=0.0, run={})
+    velocity = {f"velocity/{k}": np.zeros_like(v) for k, v in net.params.items()}
+    velocity["velocity/w1"][0, 0, 0, 0] = np.nan
+    state = TrainState(epoch=1, optimizer="sgd", optimizer_state={"steps": 3, **velocity},
+                       rng_state={}, history=[{}], seconds=0.0, run={})
     path = serialize.save_checkpoint(tmp_path / "c.npz", net, state)
-    with pytest.raises(serialize.ModelFileError, match=r"c\.npz: velocity/w1: got 1 non-finite"):
+    with pytest.raises(serialize.ModelFileError,
+                       match=r"c\.npz: optimizer/velocity/w1: got 1 non-finite"):
         serialize.load_checkpoint(path)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import cnn
 from cnn.networks import (BACKPROP_VARIANTS, SEED_DENSE_SIZES, Digits01Net, MnistNet, ToyNet,
                           pool_backward_variant)
 from gradcheck import numerical_gradient, relative_error
@@ -240,3 +241,71 @@ def test_toy_wrapper_reproduces_toy_net():
     out = net.output(images)[:, 0]
     expected = [toy_net.forward(x, kernel, weights).out for x in images]
     np.testing.assert_array_equal(out, expected)
+
+
+# ---------------------------------------------------------------------- labels: the network's rule
+
+class RenamedDigits01(Digits01Net):
+    """A variant as the studies make them: another name, the same output and labels."""
+    name = "digits01_variant"
+
+
+LABEL_CASES = {
+    # network, labels, error, message
+    "mnist: a class index out of range": (
+        lambda: MnistNet(input_shape=(8, 8), n_classes=3), np.array([0, 2, 3, 1]), ValueError,
+        r"y: got label 3 at index 2; expected an integer in \[0, 3\) for the mnist network "
+        r"\(1 label\(s\) out of range\)"),
+    "mnist: negative": (lambda: MnistNet(input_shape=(8, 8)), np.array([0, -1, -2, 1]), ValueError,
+                        r"y: got label -1 at index 1; .* \(2 label\(s\) out of range\)"),
+    "mnist: float labels": (lambda: MnistNet(input_shape=(8, 8)), np.zeros(4), TypeError,
+                            r"y: got dtype float64; expected integer class indices 0..9 for the "
+                            r"mnist network"),
+    "digits01: a 2": (Digits01Net, np.array([0, 1, 2, 1]), ValueError,
+                      r"y: got label 2 at index 2; expected 0 or 1 for the digits01 network"),
+    "digits01: 0.5": (Digits01Net, np.array([0, 0.5, 1, 1]), ValueError,
+                      r"y: got label 0.5 at index 1; expected 0 or 1"),
+    "a renamed digits01 variant: a 2": (
+        RenamedDigits01, np.array([0, 1, 1, 2]), ValueError,
+        r"y: got label 2 at index 3; expected 0 or 1 for the digits01_variant network"),
+    "any network: the wrong length": (Digits01Net, np.array([0, 1]), ValueError,
+                                      r"y: got shape \(2,\); expected \(4,\), one label per image"),
+    "any network: text": (ToyNet, np.array(["a"] * 4), TypeError,
+                          r"y: got dtype <U1; expected real numbers"),
+    "toy (regression): NaN": (ToyNet, np.array([0.0, np.nan, 1.0, 0.5]), ValueError,
+                              r"y: got 1 non-finite value\(s\)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LABEL_CASES))
+def test_each_network_checks_the_labels_it_can_learn(case):
+    make, labels, error, message = LABEL_CASES[case]
+    with pytest.raises(error, match=message):
+        make().check_labels(labels, 4)
+
+
+def test_labels_each_network_accepts():
+    y = MnistNet(n_classes=3).check_labels([0, 2, 1, 1], 4)
+    assert y.tolist() == [0, 2, 1, 1]
+    for labels in ([0, 1, 1, 0], [True, False, True, True], [0.0, 1.0, 1.0, 0.0]):
+        Digits01Net().check_labels(np.array(labels), 4)
+    ToyNet().check_labels(np.array([0.25, -3.0, 1e3, 0.0]), 4)    # the toy net regresses
+
+
+def test_loss_and_train_use_the_networks_rule():
+    """The loss refuses what the network cannot learn, and so does cnn.train, for a
+    variant with a name of its own (which cnn.train used to accept any labels for)."""
+    rng = np.random.default_rng(2)
+    x = rng.random((4, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"y: got label 2 at index 3; expected 0 or 1"):
+        Digits01Net().loss_and_grads(x, np.array([0, 1, 1, 2]))
+    with pytest.raises(ValueError, match=r"expected 0 or 1 for the digits01_variant network"):
+        cnn.train(RenamedDigits01(), x, np.array([0, 1, 1, 2]), epochs=1, batch_size=2, lr=0.1)
+    with pytest.raises(ValueError, match=r"y_test: got label 5 at index 0; expected an integer "
+                                         r"in \[0, 3\)"):
+        cnn.train(MnistNet(input_shape=(8, 8), n_classes=3), x, np.array([0, 1, 2, 1]),
+                  epochs=1, batch_size=2, lr=0.1, X_test=x[:1], y_test=np.array([5]))
+    with pytest.raises(ValueError, match=r"y_test: got shape \(2,\); expected \(1,\), one label "
+                                         r"per image of X_test"):
+        cnn.train(Digits01Net(), x, np.array([0, 1, 1, 0]), epochs=1, batch_size=2, lr=0.1,
+                  X_test=x[:1], y_test=np.array([0, 1]))

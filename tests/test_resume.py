@@ -1,13 +1,15 @@
 """Interrupted work loses nothing: checkpoints every epoch, exact resume, Ctrl-C, divergence.
 
-``cnn train --save PATH`` writes a checkpoint (weights, momentum buffers, step
-count, shuffling RNG, history) atomically at the end of every epoch;
-``cnn train NETWORK --resume PATH`` continues it. The guarantee tested here:
-a run interrupted after epoch 1 and resumed ends with the same weights, bit
-for bit (``np.array_equal``), as the run that was never interrupted, for
-both networks, in float32 and float64. Interruptions are simulated in-process
-(a step that raises ``KeyboardInterrupt``, as Ctrl-C does) and made real
-(SIGINT to a ``cnn`` subprocess).
+``cnn train --save PATH`` writes a checkpoint (weights, the optimiser's state:
+its buffers and step count; shuffling RNG, history) atomically at the end of
+every epoch; ``cnn train NETWORK --resume PATH`` continues it. The guarantee
+tested here: a run interrupted after epoch 1 and resumed ends with the same
+weights, bit for bit (``np.array_equal``), as the run that was never
+interrupted, for both networks, in float32 and float64, and for SGD and Adam
+through the file (also from a checkpoint of version 1, written before
+optimisers were objects). Interruptions are simulated in-process (a step that
+raises ``KeyboardInterrupt``, as Ctrl-C does) and made real (SIGINT to a
+``cnn`` subprocess).
 
 Settings are small: digits01 on sklearn's digits 0/1 (270 training images)
 and the mnist network on all ten digits on a 28x28 canvas (1347 images),
@@ -74,19 +76,27 @@ def interrupt_at_step(monkeypatch, n: int):
 
 
 def assert_same_checkpoints(a_path, b_path):
-    """Weights, momentum buffers, step count, RNG and history: all equal, bit for bit."""
+    """Weights, optimiser state (buffers, step count), RNG and history: all equal, bit for bit."""
     a, b = load_checkpoint(a_path), load_checkpoint(b_path)
     assert a.network.config == b.network.config
     assert set(a.network.params) == set(b.network.params)
     for name, value in a.network.params.items():
         assert b.network.params[name].dtype == value.dtype
         assert np.array_equal(b.network.params[name], value), name
-    assert set(a.state.velocity) == set(b.state.velocity) == set(a.network.params)
-    for name, value in a.state.velocity.items():
-        assert np.array_equal(b.state.velocity[name], value), f"velocity {name}"
+    assert_same_optimizer_state(a.state, b.state, a.network.params)
     assert (a.state.epoch, a.state.steps, a.state.rng_state) == \
         (b.state.epoch, b.state.steps, b.state.rng_state)
     return a, b
+
+
+def assert_same_optimizer_state(a, b, params):
+    """Same optimiser, same step count, a buffer per parameter in each, equal bit for bit."""
+    assert a.optimizer == b.optimizer
+    assert a.optimizer_state.keys() == b.optimizer_state.keys()
+    buffers = {k.rpartition("/")[2] for k in a.optimizer_state if k != "steps"}
+    assert buffers == set(params)
+    for key, value in a.optimizer_state.items():
+        assert np.array_equal(b.optimizer_state[key], value), key
 
 
 def temp_files(directory: Path):
@@ -152,6 +162,72 @@ def test_resuming_from_any_epoch_gives_the_same_weights():
             assert np.array_equal(again.params[name], value), (state.epoch, name)
         assert [e["train_loss"] for e in history.epochs] == [e["train_loss"] for e in full.epochs]
         assert history.steps == full.steps
+
+
+@pytest.mark.parametrize("optimizer, lr", [("sgd", 0.1), ("adam", 0.01)])
+def test_a_checkpoint_file_resumes_any_optimizer_exactly(optimizer, lr, tmp_path):
+    """Through the file: save_checkpoint after each epoch, load_checkpoint, resume; the
+    optimiser's state (SGD's velocity, Adam's two moments) round-trips bit for bit."""
+    d = data.load_digits01()
+    X, y = d.X_train[:100], d.y_train[:100]
+    kwargs = dict(epochs=3, batch_size=16, optimizer=optimizer, lr=lr, momentum=0.8,
+                  schedule="cosine", warmup_steps=3, seed=4)
+    net = Digits01Net(seed=6)
+    paths = []
+
+    def save(state):
+        paths.append(serialize.save_checkpoint(tmp_path / f"e{state.epoch}.npz", net, state))
+
+    full = train(net, X, y, checkpoint=save, **kwargs)
+    buffers = {"sgd": {"velocity"}, "adam": {"m", "v"}}[optimizer]
+    for path in paths[:-1]:
+        ckpt = load_checkpoint(path)
+        assert ckpt.state.optimizer == optimizer
+        assert {k.partition("/")[0] for k in ckpt.state.optimizer_state} == buffers | {"steps"}
+        history = train(ckpt.network, X, y, resume=ckpt.state, **kwargs)
+        for name, value in net.params.items():
+            assert np.array_equal(ckpt.network.params[name], value), (path.name, name)
+        assert [e["train_loss"] for e in history.epochs] == [e["train_loss"] for e in full.epochs]
+    with pytest.raises(ValueError, match=r"resume: the checkpoint comes from a different run "
+                                         r"\(optimizer='(sgd|adam)' there"):
+        other = "adam" if optimizer == "sgd" else "sgd"
+        train(load_checkpoint(paths[0]).network, X, y, resume=load_checkpoint(paths[0]).state,
+              **{**kwargs, "optimizer": other})
+
+
+def as_version_1(path: Path) -> Path:
+    """Rewrite a checkpoint of SGD in the layout of checkpoint version 1 (before the
+    optimisers were objects): ``steps`` in the JSON, ``velocity/<param>`` entries, no
+    optimiser name (in the file or in the run)."""
+    with np.load(path) as npz:
+        contents = {k: npz[k] for k in npz.files}
+    doc = json.loads(str(contents.pop("train_state")))
+    assert doc.pop("optimizer") == "sgd" and doc["run"].pop("optimizer") == "sgd"
+    doc.update(checkpoint_version=1, steps=doc.pop("optimizer_state")["steps"])
+    contents["train_state"] = np.array(json.dumps(doc))
+    for key in [k for k in contents if k.startswith("optimizer/")]:
+        contents[key.replace("optimizer/velocity/", "velocity/")] = contents.pop(key)
+    old = path.with_name("v1-" + path.name)
+    np.savez(old, **contents)
+    return old
+
+
+def test_a_version_1_checkpoint_still_resumes_exactly(tmp_path):
+    """The choice for files written before: still read, as the SGD state they hold."""
+    d = data.load_digits01()
+    X, y = d.X_train[:64], d.y_train[:64]
+    kwargs = dict(epochs=2, batch_size=16, lr=0.1, momentum=0.9, seed=2)
+    net, paths = Digits01Net(seed=3), []
+    train(net, X, y, **kwargs,
+          checkpoint=lambda s: paths.append(serialize.save_checkpoint(tmp_path / "c.npz", net, s))
+          if s.epoch == 1 else None)
+    old = load_checkpoint(as_version_1(paths[0]))
+    new = load_checkpoint(paths[0])
+    assert old.state.optimizer == "sgd"
+    assert_same_optimizer_state(old.state, new.state, net.params)
+    train(old.network, X, y, resume=old.state, **kwargs)
+    for name, value in net.params.items():
+        assert np.array_equal(old.network.params[name], value), name
 
 
 def test_resume_refuses_another_run(tmp_path, capsys):

@@ -11,10 +11,15 @@ the CLI and the estimator rely on:
   (a dict with the keys of ``params``), each layer's backward call written
   right under the matching forward call's position in reverse order;
 * ``loss(output, y) -> (loss, doutput)`` and ``loss_and_grads(x, y)``;
+* ``check_labels(y, n)``: the labels this network can learn (class indices
+  ``0..n_classes-1``, 0/1 for digits01, any finite number for the toy net),
+  the one label check that the loss and :func:`cnn.train` use;
 * ``predict(x)`` (class labels) and ``evaluate(x, y)`` (mean loss, accuracy).
 
 Inputs are images in NCHW layout, ``(N, 1, H, W)`` (``(N, H, W)`` is accepted
-and given a channel axis), with pixel values in $[0, 1]$. Each network
+and given a channel axis), with pixel values in $[0, 1]$, of the dtypes the
+layers accept (float32, float64, integers; float16 is refused), converted to
+the network's own dtype. Each network
 standardises its input with two scalars kept in its config,
 $\hat x = (x - \mu)/\sigma$ (``input_mean``, ``input_std``; 0 and 1 unless
 set with :meth:`Network.set_input_scaling`), so a saved model carries its

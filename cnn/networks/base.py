@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_array, check_finite
+from .._validate import as_array, as_int, check_finite, check_fits, check_real
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -21,12 +21,8 @@ def _dtype_name(dtype) -> str:
 
 
 def _positive_int(value, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: got {value!r} of type {type(value).__name__}; "
-                        f"expected a positive integer")
-    if value < 1:
-        raise ValueError(f"{name}: got {value}; expected a positive integer")
-    return int(value)
+    """A size such as ``hidden``: :func:`cnn._validate.as_int` with minimum 1."""
+    return as_int(value, name, minimum=1)
 
 
 #: The most parameters a network may have: far above the seed networks (17,000 for
@@ -41,16 +37,6 @@ def _check_param_count(shapes: dict, what: str) -> None:
     if total > MAX_PARAMS:
         raise ValueError(f"{what}: got {total:,} parameters; expected at most "
                          f"{MAX_PARAMS:,} (check the sizes)")
-
-
-def _check_fits(x: np.ndarray, dtype: np.dtype, name: str) -> None:
-    """Refuse finite values of ``x`` that would become inf in the narrower ``dtype``."""
-    limit = float(np.finfo(dtype).max)
-    big = max(abs(float(x.max())), abs(float(x.min())))    # no |x| copy of the batch
-    if big > limit:
-        raise ValueError(f"{name}: got values up to {big:.3g}, which {np.dtype(dtype).name} "
-                         f"cannot hold (its largest is {limit:.3g}); expected data on a "
-                         f"sensible scale: rescale it, or use a float64 network")
 
 
 def _shape2(value, name: str) -> tuple[int, int]:
@@ -86,6 +72,16 @@ def _per_channel_backward(acts, dy: np.ndarray, z: np.ndarray) -> np.ndarray:
     return dz
 
 
+def _out_of_range(y: np.ndarray, bad: np.ndarray, expected: str, name: str,
+                  network: str) -> ValueError | None:
+    """The ValueError naming the first label flagged by ``bad``, or None if there is none."""
+    if not bad.any():
+        return None
+    i = int(np.argmax(bad))
+    return ValueError(f"{name}: got label {y[i].item()!r} at index {i}; expected {expected} "
+                      f"for the {network} network ({int(bad.sum())} label(s) out of range)")
+
+
 class Network:
     """Shared plumbing: config, params, dtype, input checks and scaling, evaluation.
 
@@ -94,6 +90,8 @@ class Network:
     """
 
     name = "network"
+    #: How the network trains when not by :func:`cnn.train` (which then refuses it), or None.
+    trained_by: str | None = None
     config: dict[str, Any]
     params: dict[str, np.ndarray]
 
@@ -175,16 +173,65 @@ class Network:
         if x.ndim != 4 or x.shape[1:] != (1, H, W) or x.shape[0] == 0:
             raise ValueError(f"x: got shape {x.shape}; expected (N, 1, {H}, {W}) or "
                              f"(N, {H}, {W}) with N >= 1, images of this {self.name} network")
-        if x.dtype.kind not in "fiub":
-            raise TypeError(f"x: got dtype {x.dtype}; expected real numbers")
+        check_real(x, "x")      # the layers' dtypes: float16 is refused here as there
         dtype = self.dtype
         mean, std = self.config.get("input_mean", 0.0), self.config.get("input_std", 1.0)
         if x.dtype.kind == "f" and x.dtype.itemsize > dtype.itemsize:
-            _check_fits(x, dtype, "x")
+            check_fits(x, dtype, "x")
         x = x.astype(dtype, copy=False)
         if mean != 0.0 or std != 1.0:
             x = (x - dtype.type(mean)) * dtype.type(1.0 / std)
         return x
+
+    def check_labels(self, y, n: int, name: str = "y", *, images: str | None = None
+                     ) -> np.ndarray:
+        """``y`` checked as the (n,) labels this network can learn; returned unconverted.
+
+        The rule belongs to the network: a classifier with ``config["n_classes"]``
+        $= K$ takes integer class indices $0..K-1$; a network without one (the
+        toy net) regresses and takes any finite real number; a subclass with
+        other targets overrides :meth:`_label_error` (:class:`Digits01Net`: 0 or 1).
+
+        Parameters
+        ----------
+        y : array_like, shape (n,)
+        n : int
+            The number of images the labels go with.
+        name : str
+            The argument's name in error messages; ``images`` names the images
+            (e.g. ``"X"``) in the message about the length.
+
+        Raises
+        ------
+        TypeError
+            For a dtype the rule cannot hold (floats for class indices, text, ...).
+        ValueError
+            For the wrong shape, or the first label out of range (its index and value).
+        """
+        y = as_array(y, name)
+        if y.shape != (n,):
+            of = f" of {images}" if images else ""
+            raise ValueError(f"{name}: got shape {y.shape}; expected ({n},), one label per "
+                             f"image{of}")
+        check_real(y, name)
+        error = self._label_error(y, name)
+        if error is not None:
+            raise error
+        return y
+
+    def _label_error(self, y: np.ndarray, name: str) -> Exception | None:
+        """The error for labels ``y`` (shape and dtype checked real) this network cannot
+        learn, or None; see :meth:`check_labels`. (NaN or inf targets of a regression
+        raise at once, with :func:`cnn._validate.check_finite`'s message.)"""
+        k = self.config.get("n_classes")
+        if k is None:
+            if y.dtype.kind == "f":
+                check_finite(y, name)
+            return None
+        if y.dtype.kind not in "iu":
+            return TypeError(f"{name}: got dtype {y.dtype}; expected integer class indices "
+                             f"0..{k - 1} for the {self.name} network")
+        return _out_of_range(y, (y < 0) | (y >= k), f"an integer in [0, {k})", name, self.name)
 
     def loss_and_grads(self, x, y):
         """One forward and backward pass: ``(loss, grads, output)``."""

@@ -11,8 +11,8 @@ from ..conv import conv2d, conv2d_backward
 from ..dense import dense, dense_backward
 from ..losses import l2_loss
 from ..pooling import max_pool2d, max_pool2d_backward
-from .base import (Network, _check_param_count, _dtype_name, _per_channel, _per_channel_backward,
-                   _shape2)
+from .base import (Network, _check_param_count, _dtype_name, _out_of_range, _per_channel,
+                   _per_channel_backward, _shape2)
 
 #: The ``backprop`` options of :class:`Digits01Net`; see :func:`pool_backward_variant`.
 BACKPROP_VARIANTS = ("correct", "transposed_after_pool", "rotated_after_pool",
@@ -233,11 +233,12 @@ class Digits01Net(Network):
 
     def loss(self, output, y):
         r"""$L = \frac1N \sum_n \tfrac12 (o_n - y_n)^2$ and $\partial L/\partial o$ (N, 1)."""
-        y = np.asarray(y)
-        if y.shape != (len(output),):
-            raise ValueError(f"y: got shape {y.shape}; expected ({len(output)},), one 0/1 "
-                             f"label per image")
+        y = self.check_labels(y, len(output))
         return l2_loss(output, y.astype(output.dtype).reshape(-1, 1))
+
+    def _label_error(self, y, name):
+        """Labels are 0 or 1 (as integers, booleans or floats): the logistic output's range."""
+        return _out_of_range(y, ~np.isin(y, (0, 1)), "0 or 1", name, self.name)
 
     def predict_from_output(self, output):
         return (np.asarray(output)[:, 0] >= 0.5).astype(np.int64)

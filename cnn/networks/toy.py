@@ -29,6 +29,7 @@ class ToyNet(Network):
     """
 
     name = "toy"
+    trained_by = "per sample with cnn.toy_net.train (or `cnn train toy`)"
 
     def __init__(self, kernel_size: int = 2, seed: int = 598765, scale: float = 4.0,
                  dtype: str = "float64", input_shape=(3, 3)):
@@ -60,7 +61,7 @@ class ToyNet(Network):
     def loss(self, output, y):
         r"""The seed's cost, summed over the images: $\sum_n \tfrac12 (o_n - y_n)^2$."""
         o = np.asarray(output, dtype=float).reshape(-1)
-        y = np.asarray(y, dtype=float).reshape(-1)
+        y = self.check_labels(np.reshape(y, -1), len(o)).astype(float)
         return float(0.5 * np.sum((o - y) ** 2)), (o - y).reshape(-1, 1)
 
     def predict_from_output(self, output):
