@@ -7,12 +7,14 @@ file takes seconds; the real measurements are documented commands.
 
 from __future__ import annotations
 
+import argparse
 import gzip
+import inspect
 import json
-import os
 import struct
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +22,11 @@ import pytest
 
 import cnn
 from cnn import cli, data, serialize
-from cnn.networks import Digits01Net, MnistNet
-from cnn.optim import SGD, cosine_schedule
+from cnn.cli.options import TRAIN_OPTIONS, option
+from cnn.cli.runs import HYPER_PARAMETERS, RUNS
+from cnn.networks import NETWORKS, Digits01Net, MnistNet
+from cnn.optim import OPTIMIZERS, SGD, cosine_schedule
+from cnn.serialize import load_checkpoint
 from cnn.training import TrainingDivergedError, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +60,22 @@ def test_toy_reproduces_the_seed_outcome(capsys):
     for key in ("test_accuracy", "train_accuracy", "final_loss", "seconds", "epochs"):
         assert key in summary
     assert summary["epochs"] == 1000
+
+
+def test_evaluate_a_saved_toy_net(tmp_path, capsys):
+    path = tmp_path / "toy.npz"
+    status, out, _ = run_cli(capsys, "train", "toy", "--json", "--quiet", "--save", str(path))
+    trained = json.loads(out)
+    status, out, err = run_cli(capsys, "evaluate", "--load", str(path), "--json")
+    assert status == 0, err
+    evaluated = json.loads(out)
+    assert evaluated["train_accuracy"] is None and evaluated["epochs"] == trained["epochs"]
+    net, _ = cnn.load_model(path)
+    images, labels = cnn.toy_net.seed_data()
+    assert evaluated["final_loss"] == net.loss(net.output(images), labels)[0]
+    np.testing.assert_allclose(evaluated["outputs"], trained["outputs"], atol=1e-3)
+    status, out, _ = run_cli(capsys, "evaluate", "--load", str(path))
+    assert status == 0 and out.startswith("network        toy") and "cost" in out
 
 
 def test_digits01_json_is_one_object_with_the_required_keys(capsys):
@@ -98,6 +119,212 @@ def test_python_dash_m_entry_point(tmp_path):
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["epochs"] == 1
+
+
+# ----------------------------------------------------------------------------- CLI: the command
+
+def parsers(parser):
+    """``parser`` and every subparser under it, depth first."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from parsers(sub)
+
+
+def test_every_option_of_every_subcommand_has_a_help_text():
+    seen = []
+    for parser in parsers(cli.build_parser()):
+        for action in parser._actions:
+            seen.append((parser.prog, action.dest))
+            assert action.help and action.help.strip() and action.help != argparse.SUPPRESS, \
+                (parser.prog, action.dest)
+            if isinstance(action, argparse._SubParsersAction):
+                for choice in action._choices_actions:          # the lines of `cnn --help`
+                    assert choice.help and choice.help.strip(), (parser.prog, choice.dest)
+    progs = {prog for prog, _ in seen}
+    assert progs == {"cnn", "cnn train", "cnn evaluate", "cnn check"}
+    assert ("cnn check", "timeout") in seen and ("cnn train", "optimizer") in seen
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"cnn {cnn.__version__}\n"
+
+
+def test_the_defaults_are_read_from_one_table(capsys):
+    """RUNS is the one definition: the parser gives no defaults of its own, the help
+    text and DEFAULTS show RUNS' values, and a run without options uses them."""
+    assert set(RUNS) == set(NETWORKS)
+    args = cli.build_parser().parse_args(["train", "digits01"])
+    assert all(getattr(args, o.name) is None for o in TRAIN_OPTIONS)
+    helps = {a.dest: a.help for a in next(p for p in parsers(cli.build_parser())
+                                           if p.prog == "cnn train")._actions}
+    for network, run in RUNS.items():
+        for dataset, hp in run.datasets.items():
+            assert cli.DEFAULTS[(network, dataset)] == hp
+        assert f"{network} {run.datasets[next(iter(run.datasets))]['epochs']}" in helps["epochs"]
+    hp = RUNS["digits01"].datasets["digits01"]
+    status, out, _ = run_cli(capsys, "train", "digits01", "--epochs", "1", "--json", "--quiet")
+    summary = json.loads(out)
+    for key in HYPER_PARAMETERS:
+        assert summary[key] == (1 if key == "epochs" else hp[key]), key
+    for name in ("split", "test_size", "split_seed", "dense_sizes", "backprop", "threads"):
+        assert summary[name] == option(name).default, name
+    assert {k: summary[k] for k in HYPER_PARAMETERS if k != "epochs"} == \
+        {k: v for k, v in cli.train_defaults("digits01").items() if k in HYPER_PARAMETERS
+         and k != "epochs"}
+    assert cli.train_defaults("mnist", "digits")["warmup"] == RUNS["mnist"].datasets["digits"]["warmup"]
+
+
+USER_CODE = textwrap.dedent("""
+    import cnn
+    print("the user's module prints at import")
+
+    def relu_derivative(z):
+        print("and while it runs")
+        return cnn.relu.derivative(z)
+""")
+
+
+def json_cases(tmp_path):
+    """(argv, exit status) of a good run of each subcommand, all with --json."""
+    model = tmp_path / "m.npz"
+    (tmp_path / "usercode.py").write_text(USER_CODE)
+    return [
+        (["train", "digits01", "--epochs", "1", "--save", str(model), "--json"], 0),
+        (["evaluate", "--load", str(model), "--json"], 0),
+        (["check", "relu_derivative", f"{tmp_path / 'usercode.py'}:relu_derivative", "--json"], 0),
+        (["check", "relu_derivative", "cnn.activations:relu", "--json"], 1),      # wrong: exit 1
+    ]
+
+
+def test_json_means_one_object_on_stdout_on_every_subcommand(tmp_path, capsys):
+    commands, errs = set(), {}
+    for argv, expected in json_cases(tmp_path):
+        status, out, errs[argv[2]] = run_cli(capsys, *argv)
+        assert status == expected, (argv, errs[argv[2]])
+        assert out.count("\n") == 1 and isinstance(json.loads(out), dict), argv
+        commands.add(argv[0])
+    user = errs[f"{tmp_path / 'usercode.py'}:relu_derivative"]
+    assert "the user's module prints" in user and "while it runs" in user   # moved to stderr
+    assert commands == {"train", "evaluate", "check"}
+
+
+@pytest.mark.parametrize("argv, status, prefix", [
+    (["train", "digits01", "--resume", "missing.npz", "--json"], 1, "cnn: error: --resume"),
+    (["evaluate", "--load", "missing.npz", "--json"], 1, "cnn: error: "),
+    (["check", "relu_derivative", "no_such_module_xyz:f", "--json"], 2, "cnn check: error: "),
+])
+def test_json_errors_are_one_line_on_stderr_and_nothing_on_stdout(argv, status, prefix, tmp_path,
+                                                                   capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    got, out, err = run_cli(capsys, *argv)
+    assert (got, out) == (status, "")
+    assert err.count("\n") == 1 and err.startswith(prefix), err
+
+
+def write_mnist_with_classes(directory: Path, n_classes: int, n_train=48, n_test=16):
+    """MNIST-shaped IDX files whose labels are 0..n_classes-1 (each one present)."""
+    arrays = make_fake_mnist(directory, n_train=n_train, n_test=n_test, gz=False)
+    for name, n in (("train-labels-idx1-ubyte", n_train), ("t10k-labels-idx1-ubyte", n_test)):
+        labels = (np.arange(n) % n_classes).astype(np.uint8)
+        (directory / name).write_bytes(idx_bytes(labels))
+        arrays[name] = labels
+    return arrays
+
+
+def test_the_number_of_classes_comes_from_the_data(tmp_path, capsys):
+    write_mnist_with_classes(tmp_path / "four", 4)
+    model = tmp_path / "m.npz"
+    status, out, err = run_cli(capsys, "train", "mnist", "--data", str(tmp_path / "four"),
+                               "--epochs", "1", "--batch-size", "16", "--json", "--quiet",
+                               "--save", str(model))
+    assert status == 0, err
+    net, _ = cnn.load_model(model)
+    assert net.config["n_classes"] == data.load_mnist(tmp_path / "four").n_classes == 4
+    assert net.output(np.zeros((1, 1, 28, 28))).shape == (1, 4)
+    status, out, err = run_cli(capsys, "evaluate", "--load", str(model), "--json")
+    assert status == 0 and json.loads(out)["config"]["n_classes"] == 4, err
+
+
+def test_optimizer_adam_is_the_library_run(tmp_path, capsys):
+    """`--optimizer adam` trains what train(..., optimizer="adam") trains with the same
+    settings (momentum: Adam's own default), and the checkpoint records it."""
+    path = tmp_path / "adam.npz"
+    status, out, err = run_cli(capsys, "train", "digits01", "--optimizer", "adam", "--lr", "0.01",
+                               "--epochs", "2", "--json", "--quiet", "--save", str(path))
+    assert status == 0, err
+    summary = json.loads(out)
+    adam_beta1 = inspect.signature(OPTIMIZERS["adam"]).parameters["momentum"].default
+    assert summary["optimizer"] == "adam" and summary["momentum"] == adam_beta1
+    assert load_checkpoint(path).state.optimizer == "adam"
+    hp = {**RUNS["digits01"].datasets["digits01"], "lr": 0.01, "epochs": 2}
+    d = data.load_digits01()
+    net = Digits01Net(seed=hp["seed"])
+    net.fit_input_scaling(d.X_train)
+    train(net, d.X_train, d.y_train, epochs=2, batch_size=hp["batch_size"], optimizer="adam",
+          lr=0.01, schedule=hp["schedule"], warmup_steps=hp["warmup"], seed=hp["seed"])
+    assert net.evaluate(d.X_train, d.y_train)["loss"] == summary["final_loss"]
+    status, out, _ = run_cli(capsys, "train", "digits01", "--lr", "0.01", "--epochs", "2",
+                             "--json", "--quiet")
+    assert json.loads(out)["final_loss"] != summary["final_loss"]        # sgd is another run
+
+
+def test_another_optimizer_starts_from_its_own_defaults(capsys, monkeypatch):
+    """A network's momentum default is tuned for its default optimiser (sgd): with
+    --optimizer adam and no --momentum, Adam's own default applies."""
+    monkeypatch.setitem(RUNS["digits01"].datasets["digits01"], "momentum", 0.5)
+    adam_beta1 = inspect.signature(OPTIMIZERS["adam"]).parameters["momentum"].default
+    assert adam_beta1 != 0.5
+    for argv, momentum in ((["--optimizer", "adam"], adam_beta1), ([], 0.5),
+                           (["--optimizer", "adam", "--momentum", "0.7"], 0.7)):
+        status, out, err = run_cli(capsys, "train", "digits01", "--epochs", "1", "--lr", "0.01",
+                                   "--json", "--quiet", *argv)
+        assert status == 0, err
+        assert json.loads(out)["momentum"] == momentum, argv
+
+
+def test_a_setting_the_optimizer_does_not_have_is_refused(capsys, monkeypatch):
+    class NoMomentum(OPTIMIZERS["sgd"]):
+        def __init__(self, lr, schedule=None):
+            super().__init__(lr, schedule=schedule)
+    monkeypatch.setitem(OPTIMIZERS, "adam", NoMomentum)
+    status, out, err = run_cli(capsys, "train", "digits01", "--optimizer", "adam",
+                               "--momentum", "0.5")
+    assert status == 1 and out == ""
+    assert "cnn: error: --momentum: the adam optimizer has no momentum" in err
+
+
+def test_a_checkpoint_from_before_the_optimizer_option_resumes_as_sgd(tmp_path, capsys,
+                                                                       monkeypatch):
+    """`cnn train --save` checkpoints written before --optimizer existed record no
+    optimizer: they were SGD runs, and resume as such, to the uninterrupted weights."""
+    full, part = tmp_path / "full.npz", tmp_path / "part.npz"
+    argv = ["train", "digits01", "--epochs", "2", "--json", "--quiet"]
+    assert run_cli(capsys, *argv, "--save", str(full))[0] == 0
+    real = serialize.save_checkpoint
+
+    def epoch_1_only(path, net, state, metadata):
+        if state.epoch == 1:
+            real(path, net, state, metadata)
+    monkeypatch.setattr(cli.train, "save_checkpoint", epoch_1_only)
+    assert run_cli(capsys, *argv, "--save", str(part))[0] == 0
+    monkeypatch.undo()
+    ckpt = serialize.load_checkpoint(part)
+    assert ckpt.state.epoch == 1 and ckpt.metadata["train_options"]["optimizer"] == "sgd"
+    old = {k: v for k, v in ckpt.metadata["train_options"].items() if k != "optimizer"}
+    serialize.save_checkpoint(part, ckpt.network, ckpt.state, {**ckpt.metadata,
+                                                                "train_options": old})
+    status, out, err = run_cli(capsys, "train", "digits01", "--resume", str(part), "--json",
+                               "--quiet")
+    assert status == 0, err
+    assert json.loads(out)["optimizer"] == "sgd"
+    a, b = cnn.load_model(full).network, cnn.load_model(part).network
+    for name, value in a.params.items():
+        np.testing.assert_array_equal(b.params[name], value)
 
 
 # ----------------------------------------------------------------------------- save / load

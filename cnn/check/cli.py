@@ -25,7 +25,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["UsageError", "load_function", "main"]
+__all__ = ["UsageError", "add_arguments", "load_function", "main", "run"]
 
 
 class UsageError(Exception):
@@ -72,47 +72,57 @@ def load_function(spec: str):
     return obj
 
 
-def build_parser(functions, options) -> argparse.ArgumentParser:
-    choices = sorted({v for opts in options.values() for vals in opts.values() for v in vals})
-    p = argparse.ArgumentParser(
-        prog="cnn check",
-        description="Check your own backward function against the library, and name the "
-                    "known mistake it makes. This imports and runs YOUR code.",
-        epilog="options per function: " + "; ".join(
-            f"{f}: " + ", ".join(f"--{k} {'|'.join(v)}" for k, v in o.items())
-            for f, o in options.items()) + ". Exit status: 0 right, 1 wrong, 2 usage error.")
-    p.add_argument("function", choices=functions, metavar="FUNCTION",
-                   help="what your function implements: " + ", ".join(functions))
-    p.add_argument("target", metavar="MODULE:NAME",
-                   help="your function: an importable module and a name in it, or "
-                        "path/to/file.py:NAME")
-    for key in ("layout", "convolution", "reduction", "labels"):
-        p.add_argument(f"--{key}", choices=[c for c in choices if any(
-            c in o.get(key, ()) for o in options.values())], default=None)
-    p.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS",
-                   help="time limit per probe (default 2)")
-    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    return p
+def _option_names(options) -> list[str]:
+    """The convention options of every function, in order of first appearance."""
+    return list(dict.fromkeys(k for opts in options.values() for k in opts))
 
 
-def main(argv=None) -> int:
-    """Run ``cnn check``; returns the exit status (0 right, 1 wrong, 2 usage error)."""
-    from . import FUNCTIONS, OPTIONS, check
-    parser = build_parser(list(FUNCTIONS), OPTIONS)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:                    # argparse: --help (0) or a usage error (2)
-        return int(exc.code or 0)
-    options = {k: getattr(args, k) for k in ("layout", "convolution", "reduction", "labels")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``cnn check``, added to ``parser`` (a subparser of ``cnn``)."""
+    from . import DEFAULT_TIMEOUT, FUNCTIONS, OPTIONS
+    from ..cli.options import positive_float
+    parser.epilog = "Exit status: 0 right, 1 wrong, 2 usage error."
+    parser.add_argument("function", choices=FUNCTIONS, metavar="FUNCTION",
+                        help="what your function implements: " + ", ".join(FUNCTIONS))
+    parser.add_argument("target", metavar="MODULE:NAME",
+                        help="your function: an importable module and a name in it, or "
+                             "path/to/file.py:NAME")
+    for key in _option_names(OPTIONS):
+        takes = {f: o[key] for f, o in OPTIONS.items() if key in o}
+        values = list(dict.fromkeys(v for vals in takes.values() for v in vals))
+        parser.add_argument(f"--{key}", choices=values, default=None, help=(
+            f"your function's {key} convention (the library's first): " + "; ".join(
+                f"{f}: {' or '.join(vals)}" for f, vals in takes.items())))
+    parser.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT,
+                        metavar="SECONDS", help=f"time limit per probe (default {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--json", action="store_true",
+                        help="print the report as one JSON object on stdout, and nothing else")
+
+
+def run(args):
+    """``cnn check`` on parsed arguments: an :class:`~cnn.cli.output.Outcome`, exit 0 or 1.
+
+    A target that cannot be loaded or called is a usage error: exit status 2.
+    """
+    from . import OPTIONS, check
+    from ..cli.output import CLIError, Outcome
+    options = {k: getattr(args, k) for k in _option_names(OPTIONS)
                if getattr(args, k) is not None}
     try:
         fn = load_function(args.target)
         report = check(args.function, fn, timeout=args.timeout, **options)
     except (UsageError, TypeError, ValueError) as exc:
-        print(f"cnn check: error: {exc}", file=sys.stderr)
-        return 2
-    print(report.to_json() if args.json else report)
-    return 0 if report.ok else 1
+        raise CLIError(str(exc), status=2, prog="cnn check") from exc
+    return Outcome(report.to_dict(), str(report), 0 if report.ok else 1)
+
+
+def main(argv=None) -> int:
+    """Run ``cnn check``; returns the exit status (0 right, 1 wrong, 2 usage error)."""
+    from ..cli import main as cnn_main
+    try:
+        return cnn_main(["check", *(sys.argv[1:] if argv is None else argv)])
+    except SystemExit as exc:                    # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
 
 
 if __name__ == "__main__":                        # python -m cnn.check.cli
