@@ -5,7 +5,7 @@ Every gradient here is implemented from the formulas derived with SymPy in
 itself never imports SymPy.
 
 * Layers (NCHW, float32/float64): :func:`conv2d`, :func:`max_pool2d`,
-  :func:`dense`, :func:`softmax_cross_entropy`, :func:`l2_loss` and the
+  :func:`avg_pool2d`, :func:`dense`, :func:`softmax_cross_entropy`, :func:`l2_loss` and the
   activations, each with its ``*_backward``/``.backward``.
 * The seed networks: :mod:`cnn.toy_net` (and :class:`ToyNet`),
   :class:`Digits01Net`, :class:`MnistNet`; training (:func:`train`,
@@ -16,13 +16,14 @@ itself never imports SymPy.
 
 from . import data, networks, optim, serialize, toy_net, training
 from .activations import ACTIVATIONS, Activation, arctan, logistic, relu, tanh
+from .avg_pool import avg_pool2d, avg_pool2d_backward
 from .conv import conv2d, conv2d_backward
 from .data import load_digits, load_digits01, load_mnist, read_idx, write_idx
 from .dense import dense, dense_backward
 from .losses import l2_loss, softmax_cross_entropy
 from .networks import BACKPROP_VARIANTS, Digits01Net, MnistNet, ToyNet
 from .optim import SGD
-from .pooling import max_pool2d, max_pool2d_backward
+from .pooling import max_pool2d, max_pool2d_backward, max_pool2d_relu, max_pool2d_relu_backward
 from .serialize import load_model, save_model
 from .training import TrainingDivergedError, train
 
@@ -31,7 +32,8 @@ __version__ = "0.1.0"
 __all__ = [
     "toy_net", "data", "networks", "optim", "serialize", "training",
     "conv2d", "conv2d_backward",
-    "max_pool2d", "max_pool2d_backward",
+    "max_pool2d", "max_pool2d_backward", "max_pool2d_relu", "max_pool2d_relu_backward",
+    "avg_pool2d", "avg_pool2d_backward",
     "dense", "dense_backward",
     "softmax_cross_entropy", "l2_loss",
     "Activation", "ACTIVATIONS", "relu", "tanh", "logistic", "arctan",

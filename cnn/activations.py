@@ -52,6 +52,7 @@ def _elementwise(name: str):
         @functools.wraps(fn)
         def wrapped(z):
             return fn(as_float(z, "z"))
+        wrapped.kernel = fn          # the formula alone, for callers that validated z
         return wrapped
     return decorate
 
@@ -90,7 +91,9 @@ class Activation:
         z = as_float(z, "z")
         check_same_shape(dy, "dy", z, "z")
         dtype = common_dtype(dy, z)
-        return dy.astype(dtype, copy=False) * self.derivative(z).astype(dtype, copy=False)
+        # z is validated here: the derivative's formula runs without checking it again.
+        derivative = getattr(self.derivative, "kernel", self.derivative)
+        return dy.astype(dtype, copy=False) * derivative(z).astype(dtype, copy=False)
 
     def __repr__(self) -> str:
         return f"Activation({self.name!r})"
@@ -105,6 +108,12 @@ def _relu(z):
 def _relu_derivative(z):
     # Strict inequality: relu'(0) = 0 by convention.
     return (z > 0).astype(z.dtype)
+
+
+# ReLU's formulas without the checks, for kernels that call them between layers
+# on arrays already validated (cnn.pooling's fused pool + ReLU, cnn.MnistNet).
+relu_kernel = _relu.kernel
+relu_derivative_kernel = _relu_derivative.kernel
 
 
 @_elementwise("tanh")

@@ -50,9 +50,7 @@ def dense(x, w, b):
         raise ValueError(f"b: got shape {b.shape}; expected ({w.shape[1]},), one bias "
                          f"per output of w (w.shape = {w.shape})")
     dtype = common_dtype(x, w, b)
-    y = x.astype(dtype, copy=False) @ w.astype(dtype, copy=False)
-    y += b.astype(dtype, copy=False)
-    return y
+    return _forward(*(a.astype(dtype, copy=False) for a in (x, w, b)))
 
 
 @checked("dense_backward", ("dx", "dw", "db"), widen=("dy", "x", "w"))
@@ -84,5 +82,19 @@ def dense_backward(dy, x, w):
         raise ValueError(f"dy: got shape {dy.shape}; expected {expected}, the shape of "
                          f"dense's output for x.shape = {x.shape}, w.shape = {w.shape}")
     dtype = common_dtype(dy, x, w)
-    dy, x, w = (a.astype(dtype, copy=False) for a in (dy, x, w))
-    return dy @ w.T, x.T @ dy, dy.sum(axis=0)
+    return _backward(*(a.astype(dtype, copy=False) for a in (dy, x, w)))
+
+
+# Unchecked kernels: arrays of one float dtype and matching shapes. The public
+# functions above validate once and call these; so do the networks.
+
+def _forward(x, w, b):
+    """$y = x W + b$."""
+    y = x @ w
+    y += b
+    return y
+
+
+def _backward(dy, x, w, need_dx=True):
+    r"""$(\delta W^\top$ or None$,\ x^\top \delta,\ \sum_n \delta[n, :])$."""
+    return (dy @ w.T if need_dx else None), x.T @ dy, dy.sum(axis=0)

@@ -62,6 +62,13 @@ def softmax_cross_entropy(logits, labels):
         bad = t[(t < 0) | (t >= K)][0]
         raise ValueError(f"labels: got class index {bad}; expected indices in "
                          f"0..{K - 1} for logits with {K} columns")
+    return _softmax_cross_entropy(z, t)
+
+
+def _softmax_cross_entropy(z: np.ndarray, t: np.ndarray):
+    """Unchecked kernel of :func:`softmax_cross_entropy`: ``z`` (N, K) a validated float
+    array, ``t`` (N,) integer labels in 0..K-1. The networks train with it."""
+    N = len(z)
     rows = np.arange(N)
     shifted = z - z.max(axis=1, keepdims=True)         # max is 0: exp cannot overflow
     e = np.exp(shifted)

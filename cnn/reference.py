@@ -21,7 +21,8 @@ from .dense import _check as _dense_check
 from .pooling import _check as _pool_check
 
 __all__ = ["conv2d", "conv2d_backward", "max_pool2d", "max_pool2d_backward",
-           "dense", "dense_backward", "softmax_cross_entropy"]
+           "avg_pool2d", "avg_pool2d_backward", "dense", "dense_backward",
+           "softmax_cross_entropy"]
 
 
 def _pad(x, p):
@@ -109,6 +110,42 @@ def max_pool2d_backward(dy, x, *, size=2, stride=2):
                             if x[n, c, u, v] > x[n, c, best[0], best[1]]:
                                 best = (u, v)
                     dx[n, c, best[0], best[1]] += dy[n, c, i, j]
+    return dx
+
+
+def avg_pool2d(x, *, size=2, stride=2):
+    """Loop version of :func:`cnn.avg_pool2d`: each window's sum over its k * k entries."""
+    x, k, s, OH, OW = _pool_check(x, size, stride)
+    N, C = x.shape[:2]
+    y = np.zeros((N, C, OH, OW), x.dtype)
+    for n in range(N):
+        for c in range(C):
+            for i in range(OH):
+                for j in range(OW):
+                    total = x.dtype.type(0)
+                    for a in range(k):
+                        for e in range(k):
+                            total += x[n, c, s * i + a, s * j + e]
+                    y[n, c, i, j] = total / (k * k)
+    return y
+
+
+def avg_pool2d_backward(dy, x, *, size=2, stride=2):
+    """Loop version of :func:`cnn.avg_pool2d_backward`: every window hands each of its
+    k * k entries the share dy / k^2."""
+    x, k, s, OH, OW = _pool_check(x, size, stride)
+    dy = as_float(dy, "dy", ndim=4)
+    N, C = x.shape[:2]
+    if dy.shape != (N, C, OH, OW):
+        raise ValueError(f"dy: got shape {dy.shape}; expected {(N, C, OH, OW)}")
+    dx = np.zeros(x.shape, common_dtype(dy, x))
+    for n in range(N):
+        for c in range(C):
+            for i in range(OH):
+                for j in range(OW):
+                    for a in range(k):
+                        for e in range(k):
+                            dx[n, c, s * i + a, s * j + e] += dy[n, c, i, j] / (k * k)
     return dx
 
 

@@ -1,4 +1,4 @@
-"""Exercises of the conventions, convolution and max pooling pages: computed, and on the pages."""
+"""Exercises of the conventions, convolution and pooling pages: computed, and on the pages."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 from docs.exercises import Exercise  # noqa: E402
 
 PAGES = {"conventions": "docs/conventions.md", "conv2d": "docs/layers/conv2d.md",
-         "max_pool": "docs/layers/max_pool.md"}
+         "max_pool": "docs/layers/max_pool.md", "avg_pool": "docs/layers/avg_pool.md"}
 
 
 def module(page):
@@ -79,3 +79,14 @@ def test_sum_or_mean_finds_the_batch_size():
 
 def test_which_convention_reads_the_export():
     assert "true convolution" in exercises("conventions")["which_convention"]().answer
+
+
+def test_overlap_bug_answer_has_both_sums():
+    ex = exercises("avg_pool")["find_the_overlap_bug"]()
+    assert "**6.75**" in ex.answer and "**10**" in ex.answer and "**True**" in ex.answer
+
+
+def test_overlapping_average_answer_matches_the_library():
+    ex = exercises("avg_pool")["overlapping_windows"]()
+    dx = cnn.avg_pool2d_backward(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 3, 3)), size=2, stride=1)
+    assert f"receives **{dx[0, 0, 1, 1]:g}**" in ex.answer and "**4** windows" in ex.answer

@@ -341,6 +341,59 @@ def test_pool_routing_is_max_pool2d_backward_on_the_page_example():
     assert ties >= 3, "the example should show ties"
 
 
+# --------------------------------------------------------------------------- average pool
+
+def _avg_page_example():
+    """x and dy of the worked example on docs/layers/avg_pool.md, from its code block."""
+    text = (ROOT / "docs/layers/avg_pool.md").read_text(encoding="utf-8")
+    arrays = {}
+    for name in ("x", "dy"):
+        match = re.search(rf"^{name} = np\.array\((\[.*?\]\]\]\])\)", text, re.M | re.S)
+        arrays[name] = np.array(ast.literal_eval(match[1]))
+    return arrays["x"], arrays["dy"]
+
+
+def test_avg_pool_spread_is_avg_pool2d_backward_on_the_page_example():
+    """Each frame draws its window's k^2 entries, each with G/k^2; the frames add up to
+    cnn.avg_pool2d_backward, and with G = k^2 (size 3) to the count of covering windows."""
+    from docs.figures import avg_pool
+    x, dy = _avg_page_example()
+    np.testing.assert_array_equal(avg_pool.X, x)
+    np.testing.assert_array_equal(avg_pool.DY_STRIDE2, dy)
+    fig = build("avg_pool_spread")
+    root = parse(fig)
+    for d in fig.data["cases"]:
+        size, s = d["size"], d["stride"]
+        g = np.array(d["dy"])[None, None]
+        dx = cnn.avg_pool2d_backward(g, x, size=size, stride=s)[0, 0]
+        np.testing.assert_array_equal(d["dx"], dx)
+        (strip,) = [e for e in having(root, "cnn-frames") if e.get("data-size") == str(size)]
+        frames = having(strip, "cnn-frame", "svg")
+        results = [f for f in frames if "cnn-frame-result" in f.get("class").split()]
+        windows = [f for f in frames if f not in results]
+        assert len(windows) == len(d["windows"]) == g.size
+        drawn_sum, counts = np.zeros_like(dx), np.zeros_like(dx)
+        for w, svg in zip(d["windows"], windows):
+            i, j = w["out"]
+            cells = {(s * i + a, s * j + b) for a in range(size) for b in range(size)}
+            share = g[0, 0, i, j] / size ** 2
+            assert svg.get("data-g") == num(g[0, 0, i, j]) and svg.get("data-share") == num(share)
+            drawn = {(int(e.get("data-row")), int(e.get("data-col"))): float(e.get("data-value"))
+                     for e in having(svg, "cell", "g") if e.get("data-role") == "in-window"}
+            assert set(drawn) == cells and set(drawn.values()) == {share}
+            for c, v in drawn.items():
+                drawn_sum[c] += v
+                counts[c] += 1
+        np.testing.assert_array_equal(drawn_sum, dx)
+        if np.all(g == size ** 2):                  # every share 1: dx counts the windows
+            np.testing.assert_array_equal(dx, counts)
+            assert counts.max() > 1, "the example should show overlapping windows"
+        (result,) = results
+        assert {(int(e.get("data-row")), int(e.get("data-col"))): e.get("data-value")
+                for e in having(result, "dx", "g")} == {rc: num(v) for rc, v in
+                                                         np.ndenumerate(dx)}
+
+
 # --------------------------------------------------------------------------- networks
 
 def _shape_n(shape) -> str:

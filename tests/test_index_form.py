@@ -11,6 +11,8 @@ and ``export.fact`` refuses a literal ``holds``.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -134,6 +136,30 @@ def test_max_pool_index_form_matches_cnn(N, C, H, W, k, s, ties):
     assert relative_error(got, expected) <= RTOL, f"N={N} C={C} {H}x{W} k={k} s={s}"
 
 
+AVG = derivations.load("avg_pool")
+
+
+@pytest.mark.parametrize("N,C,H,W,k,s", pool_sizes(seed=11))
+def test_avg_pool_index_chain_matches_cnn_at_every_step(N, C, H, W, k, s):
+    """Each step of avg_pool's all-sizes chain for dL/dx, evaluated, is cnn's backward."""
+    rng = np.random.default_rng(N + 3 * C + 11 * H + 17 * W + 23 * k + s)
+    x = rng.uniform(-2, 2, (N, C, H, W))
+    OH, OW = (H - k) // s + 1, (W - k) // s + 1
+    G = rng.uniform(-2, 2, (N, C, OH, OW))
+    expected = cnn.avg_pool2d_backward(G, x, size=k, stride=s)
+    steps = AVG.chain("dx").steps
+    assert len(steps) == 3
+    for number, step in enumerate(steps, start=1):
+        expr = step.expr
+        by_name = {v.name: v for v in expr.free_symbols}
+        sizes = {by_name[n]: v for n, v in {"N": N, "C": C, "H": H, "W": W, "k": k, "s": s,
+                                            "O_H": OH, "O_W": OW}.items() if n in by_name}
+        free = [by_name[n] for n in ("n'", "c'", "u", "v")]
+        got = IndexEvaluator(expr, free)({"G": G}, sizes, (N, C, H, W))
+        assert relative_error(got, expected) <= RTOL, \
+            f"step {number}: N={N} C={C} {H}x{W} k={k} s={s}"
+
+
 # --------------------------------------------------------------------------
 # A broken derivation refuses to export; a fact's holds is never a literal
 # --------------------------------------------------------------------------
@@ -211,13 +237,30 @@ def test_fact_refuses_a_literal_holds():
         export.fact("x", holds=True, check="c", sizes=None)
 
 
+def test_a_typed_fact_holds_only_by_its_proof(tmp_path):
+    with pytest.raises(TypeError, match="never a literal"):
+        export.Fact("x", True, "c")
+    proven = export.Fact("x", Proof.of(a=True), "c")
+    assert proven.holds is True and proven.to_json()["checks"] == ["a"]
+    with pytest.raises(AttributeError):
+        proven.holds = False
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        proven.proof = Proof.of(a=False)
+    # the writer takes only Facts: a hand-written record with "holds" is refused
+    written = dict(proven.to_json())
+    with pytest.raises(TypeError, match=r"facts \['x'\] are not export.Fact"):
+        export.write("demo", {"title": "t", "cases": {}, "facts": {"x": written}}, tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
 def test_fact_refuses_a_proof_that_fails_and_records_an_expected_refutation():
     with pytest.raises(export.FactNotProven, match="a_check"):
         export.fact("x", proof=Proof.of(a_check=False, b=True), check="c", sizes=None)
     with pytest.raises(export.FactNotProven, match="no check ran"):
         export.fact("x", proof=Proof.of(), check="c", sizes=None)
     refuted = export.fact("x", proof=Proof.of(a=False), check="c", sizes=None, expected=False)
-    assert refuted["holds"] is False and refuted["expected"] is False
+    assert refuted.holds is False and refuted.expected is False
+    assert refuted.to_json()["holds"] is False and refuted.to_json()["expected"] is False
     with pytest.raises(ValueError, match="assumptions"):
         export.fact("x", proof=Proof.of(a=True), check="c", sizes="all")
 

@@ -17,34 +17,20 @@ import pytest
 
 import cnn
 from cnn.networks import MnistNet
+from cnn.networks.composed import composed_loss_and_grads
 from gradcheck import relative_error
 
 TOL = 1e-6
 
 
 def composed(net: MnistNet, x, y):
-    """(loss, logits, grads) of ``net`` written as a chain of public layer calls."""
-    p, s = net.params, net.pool
+    """(loss, logits, grads) of ``net`` from the shared public-API composition."""
     x = np.asarray(x, dtype=net.dtype)
     mean, std = net.config["input_mean"], net.config["input_std"]
     if mean != 0.0 or std != 1.0:
         x = (x - net.dtype.type(mean)) * net.dtype.type(1.0 / std)
-    z = cnn.conv2d(x, p["conv_w"], p["conv_b"])
-    a = cnn.relu(z)
-    pooled = cnn.max_pool2d(a, size=s, stride=s)
-    f = pooled.reshape(len(x), -1)
-    z1 = cnn.dense(f, p["w1"], p["b1"])
-    h = cnn.relu(z1)
-    logits = cnn.dense(h, p["w2"], p["b2"])
-    loss, dlogits = cnn.softmax_cross_entropy(logits, y)
-    g = {}
-    dh, g["w2"], g["b2"] = cnn.dense_backward(dlogits, h, p["w2"])
-    dz1 = cnn.relu.backward(dh, z1)
-    df, g["w1"], g["b1"] = cnn.dense_backward(dz1, f, p["w1"])
-    da = cnn.max_pool2d_backward(df.reshape(pooled.shape), a, size=s, stride=s)
-    dz = cnn.relu.backward(da, z)
-    _, g["conv_w"], g["conv_b"] = cnn.conv2d_backward(dz, x, p["conv_w"])
-    return loss, logits, g
+    loss, grads, logits = composed_loss_and_grads(net.params, x, y, pool=net.pool)
+    return loss, logits, grads
 
 
 def perturbed(net, seed, scale=0.3):
@@ -141,40 +127,32 @@ def test_rounding_ties_follow_z_not_the_conv_output():
     assert grads["conv_w"].item() == pytest.approx(grads["conv_b"].item() * 1e-8, rel=1e-6)
 
 
-@pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_sgd_step_equals_loss_and_grads_plus_sgd(momentum):
-    rng = np.random.default_rng(8)
-    fast = perturbed(MnistNet(input_shape=(12, 12), hidden=8, dtype="float32", seed=2), 3)
-    slow = MnistNet.from_state(fast.config, fast.params)
-    opt = cnn.SGD(0.05, momentum)
-    for step in range(4):
-        x, y = rng.random((6 + step, 1, 12, 12)), rng.integers(0, 10, 6 + step)
-        loss_fast = fast.sgd_step(x, y, 0.05, momentum)
-        loss_slow, grads, _ = slow.loss_and_grads(x, y)
-        opt.step(slow.params, grads)
-        assert loss_fast == loss_slow
-        for k in fast.params:
-            np.testing.assert_array_equal(fast.params[k], slow.params[k], err_msg=k)
-            assert fast.params[k].dtype == np.float32
+def test_dead_hidden_unit_gets_no_gradient():
+    """A hidden unit with a zero column of w1 and a zero bias has pre-activation
+    exactly 0 for every image: ReLU'(0) = 0 must give it zero gradient in the
+    step as in the composition (ReLU'(0) = 1 would not)."""
+    rng = np.random.default_rng(12)
+    net = perturbed(MnistNet(input_shape=(12, 12), hidden=6, n_classes=3, dtype="float64"), 5)
+    net.params["w1"][:, 2] = 0
+    net.params["b1"][2] = 0
+    x, y = rng.random((7, 1, 12, 12)), rng.integers(0, 3, 7)
+    assert_same_step(net, x, y)
+    _, grads, _ = net.loss_and_grads(x, y)
+    assert not grads["w1"][:, 2].any() and grads["b1"][2] == 0
+    assert not grads["w2"][2].any()
 
 
-def test_sgd_step_updates_replaced_parameter_arrays():
+def test_replaced_parameter_arrays_are_used():
     rng = np.random.default_rng(9)
     net = MnistNet(input_shape=(8, 8), hidden=4, n_classes=3)
     x, y = rng.random((4, 1, 8, 8)), rng.integers(0, 3, 4)
-    net.sgd_step(x, y, 0.1)
+    net.loss_and_grads(x, y)
     net.params["w1"] = np.ones_like(net.params["w1"])        # replaced, not updated in place
-    before = {k: v.copy() for k, v in net.params.items()}
-    _, grads, _ = net.loss_and_grads(x, y)
-    net.sgd_step(x, y, 0.1)
-    for k in net.params:
-        np.testing.assert_allclose(net.params[k], before[k] - np.float32(0.1) * grads[k],
-                                   rtol=1e-6, atol=1e-7, err_msg=k)
+    loss, _, _ = net.loss_and_grads(x, y)
+    assert loss == composed(net, x, y)[0]
     with pytest.raises(ValueError, match=r"params\['w2'\]: got shape"):
         net.params["w2"] = np.zeros((3, 3), np.float32)
-        net.sgd_step(x, y, 0.1)
-    with pytest.raises(ValueError, match="lr"):
-        net.sgd_step(x, y, -1.0)
+        net.loss_and_grads(x, y)
 
 
 def test_results_are_not_overwritten_by_later_calls():
@@ -191,7 +169,7 @@ def test_results_are_not_overwritten_by_later_calls():
     dlogits = net.loss(out1, y)[1]
     for k, g in net.backward(dlogits, cache1).items():      # still x1's gradients
         np.testing.assert_allclose(g, grads1[k], rtol=1e-12, atol=1e-15)
-    net.sgd_step(x2, y, 0.1)
+    net.loss_and_grads(x2, y)
     for k in grads1:
         np.testing.assert_array_equal(grads1[k], kept[k])
     with pytest.raises(TypeError, match="cache"):
@@ -214,10 +192,10 @@ def test_pickle_and_copy_carry_the_parameters_not_the_buffers():
     rng = np.random.default_rng(11)
     net = MnistNet(seed=4)
     x, y = rng.random((64, 1, 28, 28)), rng.integers(0, 10, 64)
-    net.sgd_step(x, y, 0.1, momentum=0.9)                    # buffers and velocity exist now
+    net.loss_and_grads(x, y)                                 # the conv's buffers exist now
     data = pickle.dumps(net)
     assert len(data) < 2 * 4 * net.n_params() + 20_000       # no MB-sized buffers inside
     for clone in (pickle.loads(data), copy.deepcopy(net)):
         np.testing.assert_array_equal(clone.output(x), net.output(x))
-        clone.sgd_step(x, y, 0.1)                            # a working step of its own
+        cnn.SGD(0.1).step(clone.params, clone.loss_and_grads(x, y)[1])   # a step of its own
         assert not np.array_equal(clone.params["w1"], net.params["w1"])

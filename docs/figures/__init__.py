@@ -30,7 +30,7 @@ class Figure:
     data: Any
 
 
-from . import activations, conv, networks, pool, softmax, toy  # noqa: E402  (import Figure)
+from . import activations, avg_pool, conv, networks, pool, softmax, toy  # noqa: E402  (import Figure)
 
 #: Every figure by the name pages use in ``{{ figure("...") }}``.
 FIGURES: dict[str, Callable[[], Figure]] = {
@@ -41,6 +41,7 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "conv_backward_dw_frames": conv.dw_frames,
     "conv_backward_dx_frames": conv.dx_frames,
     "max_pool_routing": pool.routing,
+    "avg_pool_spread": avg_pool.spread,
     "activations": activations.activations,
     "softmax_jacobian": softmax.softmax_jacobian,
     "arch_digits01": networks.digits01,

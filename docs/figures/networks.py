@@ -74,7 +74,7 @@ def mnist_data() -> dict:
     if not np.allclose(s, logits, rtol=1e-4, atol=1e-5):
         raise AssertionError("the composed layers do not reproduce MnistNet.forward")
     if (_shape(buf.f), _shape(buf.h), _shape(buf.logits)) != (_shape(f), _shape(h), _shape(s)) \
-            or buf.pz.size != pooled.size:
+            or buf.m.size != pooled.size:
         raise AssertionError("MnistNet's buffers do not have the composed layers' shapes")
     kh = p["conv_w"].shape[-1]
     stages = [("x", "input image", _shape(x)),

@@ -84,46 +84,60 @@ def _window_frame(d, w, number: int) -> str:
                       data_winner=f"{wr},{wc}", data_g=num(w["g"]))
 
 
-def _result(d) -> str:
-    dx = d["dx"]
+def result_frame(dx, *, fill: str, note: str, title: str, ident: str) -> str:
+    """The frame that ends a strip: the grid ``dx`` (cells ``class="dx"``), non-zero
+    entries in ``fill``, with ``note`` under it. Also used by the average-pool figure."""
     n, cell = len(dx), 24
     svg = Svg(150, 158)
     svg.text(4, 11, "dL/dx: the sum", size=11, weight="bold", anchor="start")
-    fills = [[WIN if v else "white" for v in row] for row in dx]
+    fills = [[fill if v else "white" for v in row] for row in dx]
     grid(svg, 4, 26, dx, cell=cell, fills=fills, size=11, kind="dx")
-    svg.text(4, 26 + n * cell + 12, "every window's G, added", size=10, anchor="start")
-    return svg.render(f"The gradient dL/dx for stride {d['stride']}.",
-                      ident=f"fig-pool-s{d['stride']}-dx", max_width=200,
-                      class_="cnn-frame cnn-frame-result")
+    svg.text(4, 26 + n * cell + 12, note, size=10, anchor="start")
+    return svg.render(title, ident=ident, max_width=200, class_="cnn-frame cnn-frame-result")
 
 
-def _legend() -> str:
-    svg = Svg(300, 70)
-    items = ((WIN, INK, "wins the window: gets its G"),
-             (TIE, INK, "ties with the maximum, gets 0"), ("none", HIGHLIGHT, "the window"))
+def _result(d) -> str:
+    return result_frame(d["dx"], fill=WIN, note="every window's G, added",
+                        title=f"The gradient dL/dx for stride {d['stride']}.",
+                        ident=f"fig-pool-s{d['stride']}-dx")
+
+
+def legend(items, *, title: str, ident: str) -> str:
+    """A legend: one (fill, stroke, label) swatch a row; the window's red outline is thicker."""
+    svg = Svg(300, 4 + 22 * len(items))
     for row, (fill, stroke, label) in enumerate(items):
         svg.rect(4, 4 + row * 22, 16, 16, fill=fill, stroke=stroke,
                  stroke_width=2.5 if stroke == HIGHLIGHT else 1)
         svg.text(28, 12 + row * 22, label, size=12, anchor="start")
-    return svg.render("Legend of the max-pool frames.", ident="fig-pool-legend", max_width=300,
-                      class_="cnn-frame-legend")
+    return svg.render(title, ident=ident, max_width=300, class_="cnn-frame-legend")
+
+
+def _legend() -> str:
+    return legend(((WIN, INK, "wins the window: gets its G"),
+                   (TIE, INK, "ties with the maximum, gets 0"), ("none", HIGHLIGHT, "the window")),
+                  title="Legend of the max-pool frames.", ident="fig-pool-legend")
 
 
 def routing() -> Figure:
     cases = [routing_data(2, 2, DY_STRIDE2), routing_data(2, 1)]
-    parts = [_legend()]
-    for d in cases:
-        heading = (f"size {d['size']}, stride {d['stride']}: "
-                   + ("windows do not overlap, upstream G = " +
-                      ", ".join(num(v) for row in d["dy"] for v in row)
-                      if d["stride"] == d["size"] else
-                      "windows overlap, every G = 1"))
-        frames = [_window_frame(d, w, k + 1) for k, w in enumerate(d["windows"])]
-        parts.append(f'<div class="cnn-frames" data-stride="{d["stride"]}">\n'
-                     f'<p class="cnn-frames-heading">{heading}</p>\n'
-                     + "\n".join(frames + [_result(d)]) + "\n</div>")
     caption = ("Max pooling backward on the worked example: each window sends its upstream "
                "gradient to one entry, the first maximum in row-major order. Read off "
                "cnn.max_pool2d_backward.")
-    html = '<div class="cnn-pool-routing">\n' + "\n".join(parts) + "\n</div>"
-    return Figure("max_pool_routing", html, caption, {"cases": cases})
+    return Figure("max_pool_routing", strips(cases, _legend(), _window_frame, _result, "stride"),
+                  caption, {"cases": cases})
+
+
+def strips(cases, legend_svg: str, window_frame, result, key: str) -> str:
+    """The legend, then one strip per case (``<div class="cnn-frames" data-KEY>``): a
+    heading, one frame per window, the result frame. Also the average-pool figure's."""
+    parts = [legend_svg]
+    for d in cases:
+        g = [num(v) for row in d["dy"] for v in row]
+        heading = (f"size {d['size']}, stride {d['stride']}: "
+                   + (f"windows do not overlap, upstream G = {', '.join(g)}"
+                      if d["stride"] >= d["size"] else f"windows overlap, every G = {g[0]}"))
+        frames = [window_frame(d, w, k + 1) for k, w in enumerate(d["windows"])]
+        parts.append(f'<div class="cnn-frames" data-{key}="{d[key]}">\n'
+                     f'<p class="cnn-frames-heading">{heading}</p>\n'
+                     + "\n".join(frames + [result(d)]) + "\n</div>")
+    return '<div class="cnn-pool-routing">\n' + "\n".join(parts) + "\n</div>"

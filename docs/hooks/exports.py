@@ -26,8 +26,8 @@ placeholder instead, and this hook replaces it with Markdown at build time:
     question in a "question" admonition, the answer, computed at build time
     by the project's code, folded inside it.
 ``{{ source("cnn/toy_net.py", "gradients") }}``
-    The exact source of a top-level function or class (``"Class.method"``
-    for a method), decorators included, as a Python block titled with the
+    The exact source of a top-level function, class or ``NAME = ...``
+    assignment (``"Class.method"`` for a method), decorators included, as a Python block titled with the
     path and line numbers; ``{{ source("path") }}`` includes the whole file.
     Paths are relative to the repository root (where mkdocs.yml is).
 ``{{ figure("toy_graph") }}``
@@ -502,20 +502,29 @@ def _message(exc: BaseException) -> str:
     return str(exc.args[0]) if exc.args else repr(exc)
 
 
+def _defined_name(node: ast.stmt) -> str | None:
+    """The name a function, a class or a ``NAME = ...`` statement (e.g. a registry entry) defines."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return node.name
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+            and isinstance(node.targets[0], ast.Name):
+        return node.targets[0].id
+    return None
+
+
 def _definition_lines(text: str, dotted: str, fail) -> tuple[int, int]:
-    """First (decorator) and last line of the definition ``dotted`` ("f" or "Class.method")."""
+    """First (decorator) and last line of the definition ``dotted`` ("f", "Class.method"
+    or a top-level ``NAME = ...``)."""
     scope: list[ast.stmt] = ast.parse(text).body
     node = None
     for part in dotted.split("."):
-        matches = [n for n in scope if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                      ast.ClassDef)) and n.name == part]
+        matches = [n for n in scope if _defined_name(n) == part]
         if not matches:
-            known = sorted(n.name for n in scope if isinstance(
-                n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
-            raise fail(f"no function or class {dotted!r}; defined there: {known}")
+            known = sorted(filter(None, map(_defined_name, scope)))
+            raise fail(f"no function, class or assignment {dotted!r}; defined there: {known}")
         node = matches[-1]  # a redefinition wins, as at run time
-        scope = node.body
-    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        scope = getattr(node, "body", [])
+    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
     return first, node.end_lineno
 
 

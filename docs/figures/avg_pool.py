@@ -1,0 +1,92 @@
+"""Average-pool gradient spreading on the average-pool page's worked example.
+
+What each window sends to each of its entries is read off
+:func:`cnn.avg_pool2d_backward` (one window at a time, with a one-hot
+``dy`` scaled by the window's G); the result grid is its output for the
+page's ``dy``. The example is the page's (``tests/test_figures.py`` checks
+that it is the same array).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import cnn
+
+from . import Figure
+from .pool import legend, result_frame, strips
+from .svg import HIGHLIGHT, INK, PALETTE, Svg, grid, num, sub
+
+#: The worked example of docs/layers/avg_pool.md.
+X = np.array([[[[1., 3., 2., 2.],
+                [0., 3., 2., 1.],
+                [5., 1., 0., 4.],
+                [1., 2., 4., 4.]]]])
+DY_STRIDE2 = np.array([[[[4., 8.],
+                         [12., 16.]]]])
+#: size 3, stride 1: four 3x3 windows; G = 9 makes every share 1, so dx counts windows.
+DY_SIZE3 = np.full((1, 1, 2, 2), 9.)
+
+SHARE = PALETTE[0]    # an entry of the window: it receives G / k^2
+
+
+def spread_data(size: int, stride: int, dy) -> dict:
+    y = cnn.avg_pool2d(X, size=size, stride=stride)
+    windows = []
+    OH, OW = y.shape[-2:]
+    for i in range(OH):
+        for j in range(OW):
+            one = np.zeros_like(y)
+            one[0, 0, i, j] = dy[0, 0, i, j]
+            sent = cnn.avg_pool2d_backward(one, X, size=size, stride=stride)[0, 0]
+            windows.append({"out": (i, j), "g": float(dy[0, 0, i, j]), "mean": float(y[0, 0, i, j]),
+                            "sent": sent.tolist(),
+                            "cells": [tuple(int(t) for t in c) for c in np.argwhere(sent != 0)]})
+    dx = cnn.avg_pool2d_backward(dy, X, size=size, stride=stride)[0, 0]
+    return {"size": size, "stride": stride, "dy": dy[0, 0].tolist(), "y": y[0, 0].tolist(),
+            "windows": windows, "dx": dx.tolist()}
+
+
+def _window_frame(d, w, number: int) -> str:
+    sent = w["sent"]
+    n, cell = len(sent), 24
+    svg = Svg(150, 158)
+    i, j = w["out"]
+    svg.text(4, 11, f"window {number}: mean {num(w['mean'])}", size=11, weight="bold",
+             anchor="start")
+    cells = set(w["cells"])
+    fills = [[SHARE if (r, c) in cells else "white" for c in range(n)] for r in range(n)]
+    labels = [[num(sent[r][c]) if (r, c) in cells else "" for c in range(n)] for r in range(n)]
+    grid(svg, 4, 26, sent, cell=cell, fills=fills, labels=labels, size=11,
+         extra=lambda r, c: {"data_role": "in-window" if (r, c) in cells else None})
+    r0, c0 = min(cells)
+    k = d["size"]
+    svg.rect(4 + c0 * cell, 26 + r0 * cell, k * cell, k * cell, stroke=HIGHLIGHT,
+             stroke_width=2.5, class_="window", data_row=r0, data_col=c0)
+    share = w["g"] / k ** 2
+    svg.text(4, 26 + n * cell + 12, f"G{sub(i, j)} / {k * k} = {num(share)} to each",
+             size=10, anchor="start")
+    return svg.render(f"Window {number} (output {i},{j}): its G, {num(w['g'])}, split into "
+                      f"{k * k} shares of {num(share)}.",
+                      ident=f"fig-avg-k{k}-w{number}", max_width=200, class_="cnn-frame",
+                      data_out=f"{i},{j}", data_g=num(w["g"]), data_share=num(share))
+
+
+def _result(d) -> str:
+    return result_frame(d["dx"], fill=SHARE, note="every window's shares, added",
+                        title=f"The gradient dL/dx for size {d['size']}, stride {d['stride']}.",
+                        ident=f"fig-avg-k{d['size']}-dx")
+
+
+def _legend() -> str:
+    return legend(((SHARE, INK, "in the window: gets G / k²"), ("none", HIGHLIGHT, "the window")),
+                  title="Legend of the average-pool frames.", ident="fig-avg-legend")
+
+
+def spread() -> Figure:
+    cases = [spread_data(2, 2, DY_STRIDE2), spread_data(3, 1, DY_SIZE3)]
+    caption = ("Average pooling backward on the worked example: each window splits its "
+               "upstream gradient into k² equal shares, one per entry; where windows "
+               "overlap the shares add up. Read off cnn.avg_pool2d_backward.")
+    return Figure("avg_pool_spread", strips(cases, _legend(), _window_frame, _result, "size"),
+                  caption, {"cases": cases})
