@@ -39,7 +39,7 @@ from ._validate import as_array, as_int, as_real, check_finite, check_fits, chec
 from .optim import OPTIMIZERS, Optimizer, make_optimizer, make_schedule
 from .train_state import TrainHistory, TrainState, data_digest, restore
 
-__all__ = ["train", "TrainHistory", "TrainState", "TrainingDivergedError",
+__all__ = ["train", "train_step", "TrainHistory", "TrainState", "TrainingDivergedError",
            "TrainingUnstableWarning"]   # TrainHistory, TrainState: from cnn.train_state
 
 
@@ -253,7 +253,7 @@ def train(net, X, y, *, epochs: int, batch_size: int, optimizer="sgd", lr: float
             loss_sum = 0.0
             for i in range(0, n, batch_size):
                 idx = order[i:i + batch_size]
-                loss = _step(net, opt, X[idx], y[idx], epoch)
+                loss = train_step(net, opt, X[idx], y[idx], epoch)
                 if first_loss is None:
                     first_loss = loss
                 loss_sum += loss * len(idx)
@@ -301,8 +301,14 @@ def _warn_if_growing(first: float, mean: float, epoch: int, lr: float) -> bool:
     return True
 
 
-def _step(net, opt, xb, yb, epoch) -> float:
-    """One forward/backward/update; returns the batch loss."""
+def train_step(net, opt, xb, yb, epoch: int = 1) -> float:
+    """One step of :func:`train`: forward, backward and ``opt``'s update; the batch loss.
+
+    ``xb`` (B, 1, H, W) and ``yb`` (B,) are one batch, already checked by
+    :func:`train`. A non-finite loss, gradient or update raises
+    :class:`TrainingDivergedError` naming the step (``opt.steps``) and
+    ``epoch``, before any weight changes. The benchmark times this function.
+    """
     step = opt.steps
     where = f"at step {step} (epoch {epoch})"
     try:

@@ -64,7 +64,7 @@ def without_timings(summary: dict) -> dict:
 
 def interrupt_at_step(monkeypatch, n: int):
     """Make the n-th training step (from 1) raise KeyboardInterrupt, as Ctrl-C would."""
-    real, calls = training._step, [0]
+    real, calls = training.train_step, [0]
 
     def step(*args, **kwargs):
         calls[0] += 1
@@ -72,7 +72,7 @@ def interrupt_at_step(monkeypatch, n: int):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training, "_step", step)
+    monkeypatch.setattr(training, "train_step", step)
 
 
 def assert_same_checkpoints(a_path, b_path):
@@ -268,11 +268,11 @@ def test_resume_refuses_another_run(tmp_path, capsys):
 SLOW_CNN = """
 import sys, time
 import cnn.training as training
-real = training._step
+real = training.train_step
 def slow(*args, **kwargs):
     time.sleep(0.05)
     return real(*args, **kwargs)
-training._step = slow
+training.train_step = slow
 from cnn.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -1,4 +1,5 @@
-"""The studies (cnn.studies): the broken back-prop study and the loops-vs-vectorised timing.
+"""The studies (studies/ in the checkout): the broken back-prop study, the
+loops-vs-vectorised timing and record_runs.
 
 Everything runs on tiny settings (2 seeds, one small dense size, 2 epochs;
 batches of 2 images), so the file takes seconds. The real runs are the
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,19 +19,25 @@ import pytest
 from cnn import cli
 from cnn.data import load_digits01
 from cnn.networks import Digits01Net, MnistNet
-from cnn.studies import broken_backprop as bb
-from cnn.studies import loops_vs_vectorised as lv
 from cnn.training import train
 from gradcheck import numerical_gradient, relative_error
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:      # the studies live in the checkout, not in the package
+    sys.path.insert(0, str(ROOT))
+
+from studies import broken_backprop as bb  # noqa: E402
+from studies import loops_vs_vectorised as lv  # noqa: E402
+from studies import record_runs  # noqa: E402
 
 ALL_ROWS = bb.VARIANTS + bb.CONTROLS
 
 
-# ----------------------------------------------------------------------------- the study, end to end
+# ---------------------------------------------------------------------------- the study, end to end
 
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory):
-    """``python -m cnn.studies.broken_backprop`` with 2 seeds, dense 5x4, 2 epochs."""
+    """``python -m studies.broken_backprop`` with 2 seeds, dense 5x4, 2 epochs."""
     out = tmp_path_factory.mktemp("study") / "sub" / "study.json"
     argv = ["--seeds", "2", "--dense-sizes", "5,4", "--epochs", "2", "--out", str(out),
             "--quiet"]
@@ -44,7 +53,7 @@ def test_study_command_writes_the_record(tiny_study, capsys):
     for key in ("command", "date", "versions", "machine", "settings", "variants",
                 "dense_sizes", "seeds", "runs", "summary", "seconds"):
         assert key in record, key
-    assert record["command"] == "python -m cnn.studies.broken_backprop " + " ".join(argv)
+    assert record["command"] == "python -m studies.broken_backprop " + " ".join(argv)
     assert {"python", "numpy", "scikit-learn", "cnn"} <= set(record["versions"])
     assert record["variants"] == list(ALL_ROWS)
     assert record["dense_sizes"] == [[5, 4]] and record["seeds"] == [0, 1]
@@ -253,12 +262,11 @@ def test_loops_command_on_the_embedded_digits(tmp_path, capsys):
 # ----------------------------------------------------------------------------- record_runs
 
 def test_record_runs_keeps_each_commands_json(tmp_path, capsys):
-    from cnn.studies import record_runs
     out = tmp_path / "runs.json"
     argv = ["--seeds", "0", "3", "--out", str(out), "--", "train", "digits01", "--epochs", "1"]
     assert record_runs.main(argv) == 0
     rec = json.loads(out.read_text())
-    assert rec["command"] == "python -m cnn.studies.record_runs " + " ".join(argv)
+    assert rec["command"] == "python -m studies.record_runs " + " ".join(argv)
     assert [r["command"] for r in rec["runs"]] == [
         f"python -m cnn train digits01 --epochs 1 --json --quiet --seed {s}" for s in (0, 3)]
     outputs = [r["output"] for r in rec["runs"]]
@@ -274,8 +282,55 @@ def test_record_runs_keeps_each_commands_json(tmp_path, capsys):
     (["train", "digits01", "--epochs", "0"], "exited with status 2"),
 ])
 def test_record_runs_reports_bad_commands(tmp_path, capsys, cnn_args, message):
-    from cnn.studies import record_runs
     out = tmp_path / "runs.json"
     assert record_runs.main(["--seeds", "0", "--out", str(out), "--", *cnn_args]) == 1
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- records, public API
+
+def test_a_study_network_refuses_labels_it_cannot_have():
+    """The dense-only control learns 0/1 like the CNN: train() refuses a label 2."""
+    X = np.zeros((4, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"y: got label 2 at index 1"):
+        train(bb.DenseOnlyNet(dense_sizes=(3, 2)), X, np.array([0, 2, 1, 0]), epochs=1,
+              batch_size=2, lr=0.1)
+
+
+def test_versions_name_the_commit_and_the_modified_code():
+    from studies.records import CODE_DIRS, versions
+    v = versions()
+    assert {"python", "numpy", "scikit-learn", "cnn"} <= set(v)
+    if "git_commit" in v:                       # a git checkout
+        assert len(v["git_commit"]) == 40 and int(v["git_commit"], 16) >= 0
+        assert all(f.split("/")[0] in CODE_DIRS for f in v["modified_files"])
+
+
+def _private_cnn_uses(source: str) -> list[str]:
+    import ast
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "cnn":
+            parts = node.module.split(".") + [a.name for a in node.names]
+            found += [f"line {node.lineno}: from {node.module} import {p}"
+                      for p in parts if p.startswith("_")]
+        elif isinstance(node, ast.Import):
+            found += [f"line {node.lineno}: import {a.name}" for a in node.names
+                      if a.name.split(".")[0] == "cnn"
+                      and any(p.startswith("_") for p in a.name.split("."))]
+    return found
+
+
+@pytest.mark.parametrize("path", sorted([*(ROOT / "studies").glob("*.py"),
+                                         *(ROOT / "benchmarks").glob("*.py")]),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_studies_and_benchmarks_use_the_public_api(path):
+    assert _private_cnn_uses(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_private_import_check_sees_them():
+    assert _private_cnn_uses("from cnn._validate import as_float")
+    assert _private_cnn_uses("from cnn.networks.mnist import _MnistBuffers")
+    assert _private_cnn_uses("import cnn._files")
+    assert _private_cnn_uses("from cnn import MnistNet\nfrom numpy import _x") == []

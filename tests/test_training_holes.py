@@ -56,13 +56,13 @@ def test_the_reported_training_loss_weights_each_batch_by_its_real_size(monkeypa
     rng = np.random.default_rng(1)
     X, y = rng.random((5, 8, 8)), np.array([0, 1, 1, 0, 1])
     batches = []
-    real_step = training._step
+    real_step = training.train_step
 
     def recording_step(net, opt, xb, yb, epoch):
         loss = real_step(net, opt, xb, yb, epoch)
         batches.append((loss, len(xb)))
         return loss
-    monkeypatch.setattr(training, "_step", recording_step)
+    monkeypatch.setattr(training, "train_step", recording_step)
     history = cnn.train(Digits01Net(seed=2), X, y, epochs=2, batch_size=2, lr=0.5)
     per_epoch = [batches[:3], batches[3:]]                 # batches of 2, 2 and 1 images
     assert [n for _, n in batches] == [2, 2, 1, 2, 2, 1]

@@ -227,7 +227,7 @@ class Digits01Net(Network):
         r"""The gradient $\partial L/\partial p_1$ (N, 2, 4, 4) as layer 1 receives it.
 
         The identity here; a study overrides it to reproduce seed 000's fault
-        of rotating it (:class:`cnn.studies.broken_backprop.Layer1RotatedNet`).
+        of rotating it (``Layer1RotatedNet`` in the checkout's ``studies/broken_nets.py``).
         """
         return dp1
 

@@ -19,11 +19,19 @@ then no longer prints "Kernel is running over TCP without encryption" once
 per notebook on every build. (IPC sockets are files, here in a temporary
 directory of each build, removed when the kernel stops; Windows has no IPC transport, so
 there the kernels stay on TCP and the warning stays.)
+
+The notebook cache knows the records: mkdocs-jupyter keys its cache
+(``.cache/mkdocs-jupyter``) on the notebook's bytes and its own options, so
+a page whose notebook reads a record of ``docs/results/`` would keep showing
+the old numbers after the record changed. :func:`cache_key` adds the name and
+bytes of every record the notebook reads (its ``load_record("NAME")`` calls,
+:func:`records_read`) to mkdocs-jupyter's key; :func:`on_config` installs it.
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import html
 import json
 import os
@@ -35,6 +43,8 @@ from pathlib import Path
 import jupytext
 
 JUPYTER_CONFIG = Path(__file__).resolve().parent / "jupyter"
+#: The recorded runs the notebooks read (studies.records.RESULTS).
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 NOTEBOOK_SOURCES = ("notebooks/",)   # mkdocs-jupyter's include: docs/notebooks/*.py
 DOWNLOADS_CLASS = "notebook-downloads"
 
@@ -72,6 +82,46 @@ def insert_downloads(content: str, stem: str) -> str:
     return content[:match.end()] + links + content[match.end():]
 
 
+_LOAD_RECORD = re.compile(r"""\bload_record\(\s*["']([^"']+)["']""")
+
+
+def records_read(source: Path) -> list[str]:
+    """The records (names in ``docs/results/``) a notebook source reads, sorted, once each."""
+    return sorted(set(_LOAD_RECORD.findall(Path(source).read_text(encoding="utf-8"))))
+
+
+def cache_key(base_key: str, source: Path, results: Path | None = None) -> str:
+    """mkdocs-jupyter's key ``base_key`` for ``source``, extended by the records it reads.
+
+    A record that does not exist enters as missing (the notebook then fails
+    to build, with load_record's message, rather than the key).
+    """
+    results = RESULTS if results is None else Path(results)
+    hasher = hashlib.sha256(base_key.encode())
+    for name in records_read(source):
+        path = results / name
+        hasher.update(f"\0record {name}\0".encode())
+        hasher.update(path.read_bytes() if path.is_file() else b"\0missing\0")
+    return hasher.hexdigest()
+
+
+def install_cache_key() -> None:
+    """Make mkdocs-jupyter's cache key :func:`cache_key` of its own (idempotent)."""
+    from mkdocs_jupyter import plugin
+    base = getattr(plugin, "_compute_cache_key", None)
+    if base is None:
+        raise RuntimeError("mkdocs-jupyter has no _compute_cache_key (its cache changed): the "
+                           "notebook cache could not know that a record changed; update "
+                           "docs/hooks/notebooks.py, or build with CNN_DOCS_NOTEBOOK_CACHE=false")
+    if getattr(base, "reads_records", False):
+        return
+
+    def key(nb_path, config, exec_nb):
+        return cache_key(base(nb_path, config, exec_nb), Path(nb_path))
+    key.reads_records = True
+    plugin._compute_cache_key = key
+
+
 # ---------------------------------------------------------------------------
 # MkDocs events
 # ---------------------------------------------------------------------------
@@ -92,6 +142,7 @@ def _kernel_config_dir() -> Path:
 
 
 def on_config(config):
+    install_cache_key()
     if os.name == "posix":
         private = str(_kernel_config_dir())
         paths = [private] + [p for p in os.environ.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep)

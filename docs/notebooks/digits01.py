@@ -13,11 +13,14 @@
 #
 # * the live training: `cnn train digits01` (default split) and
 #   `cnn train digits01 --split seed` (the seed's split);
-# * the study: `python -m cnn.studies.broken_backprop --seeds 20 --jobs 2 --out docs/results/broken_backprop.json`
+# * the study, from the root of the checkout:
+#   `python -m studies.broken_backprop --seeds 20 --jobs 2 --out docs/results/broken_backprop.json --quiet`
 #   (the page reads that file; each of its runs is
 #   `cnn train digits01 --backprop VARIANT --dense-sizes H1,H2 --seed SEED`).
 
 # %%
+import sys
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -25,7 +28,11 @@ from IPython.display import HTML, Math, display
 
 import cnn
 import derivations
-from cnn.studies import broken_backprop as bb, load_record
+
+# The studies, their records and the figures live in the checkout, not in
+# the installed package: put the checkout on sys.path.
+sys.path.insert(0, str(Path(cnn.__file__).resolve().parents[1]))
+from studies import broken_backprop as bb, load_record  # noqa: E402
 
 settings = bb.cli_defaults()      # the `cnn train digits01` defaults
 print(settings)
@@ -54,11 +61,6 @@ print({k: v.shape for k, v in net.params.items()}, f"- {net.n_params()} paramete
 # printout above; the picture comes from `docs/figures/networks.py`.
 
 # %%
-import sys
-from pathlib import Path
-
-# The figures live in the checkout's docs/figures (not in the installed package).
-sys.path.insert(0, str(Path(cnn.__file__).resolve().parents[1]))
 from docs.figures import FIGURES  # noqa: E402
 
 figure = FIGURES["arch_digits01"]()

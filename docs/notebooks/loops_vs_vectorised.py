@@ -10,23 +10,27 @@
 # * The loop version: `cnn.reference`, the layers written as their textbook
 #   definitions: one Python loop per index, one window at a time. It is the
 #   slow reference the tests check the fast layers against.
-# * The vectorised version: `cnn.MnistNet.loss_and_grads` (im2col convolution,
-#   strided max pooling, matrix products).
+# * The vectorised version: `cnn.MnistNet.loss_and_grads` (the library's fast
+#   algorithms: the banded-matrix convolution, pooling before ReLU, matrix
+#   products).
 #
 # Both run one forward and backward pass of seed 003's network (conv
 # (2, 1, 5, 5), ReLU, 2x2 max pool, dense 288 -> 60, ReLU, dense 60 -> 10,
 # softmax cross-entropy) in float32 with one BLAS thread.
 #
 # This page is executed when the site is built, on scikit-learn's digits
-# placed on a 28x28 canvas (no download). The same comparison on real MNIST:
+# placed on a 28x28 canvas (no download). The same comparison on real MNIST,
+# from the root of the checkout:
 #
-#     python -m cnn.studies.loops_vs_vectorised --data DIR --out docs/results/loops_vs_vectorised.json
+#     python -m studies.loops_vs_vectorised --data DIR --out docs/results/loops_vs_vectorised.json
 #
 # Timings on the build machine are noisy; the ratios are what matters.
 
 # %%
 import inspect
+import sys
 import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -36,7 +40,12 @@ from threadpoolctl import threadpool_limits
 import cnn
 from cnn import reference
 from cnn.data import load_digits
-from cnn.studies import loops_vs_vectorised as lv, load_record
+from cnn.networks.composed import composed_loss_and_grads
+
+# The study and its record live in the checkout, not in the installed
+# package: put the checkout on sys.path.
+sys.path.insert(0, str(Path(cnn.__file__).resolve().parents[1]))
+from studies import loops_vs_vectorised as lv, load_record  # noqa: E402
 
 threadpool_limits(limits=1, user_api="blas")   # as `cnn train`: one BLAS thread
 
@@ -50,10 +59,14 @@ print("batch:", x.shape, x.dtype)
 # %% [markdown]
 # ## The loop version
 #
-# The forward and backward pass, layer by layer, with the loop layers of
-# `cnn.reference`:
+# The forward and backward pass, layer by layer: the network's one composed
+# definition, `cnn.networks.composed.composed_loss_and_grads` (the tests hold
+# `MnistNet` to it). Its `layers` argument says where the layer functions
+# come from; the loop version passes the layers of `cnn.reference`
+# (`lv.LOOP_LAYERS`):
 
 # %%
+print(inspect.getsource(composed_loss_and_grads).split('"""')[-1])
 print(inspect.getsource(lv.loop_loss_and_grads).split('"""')[-1])
 
 # %% [markdown]
@@ -166,8 +179,10 @@ print("command:", recorded["command"])
 v = recorded["versions"]
 print(f"run on {recorded['date']}, numpy {v['numpy']}, {recorded['data']}, "
       f"batch {recorded['batch']}, {recorded['dtype']}")
-print(f"code: commit {v.get('git_commit', '?')[:7]}, files of cnn/ modified since: "
-      f"{', '.join(v.get('cnn_modified_files', [])) or 'none'}")
+# Records before the studies left the package named only cnn/'s modified files.
+modified = v.get("modified_files", v.get("cnn_modified_files", []))
+print(f"code: commit {v.get('git_commit', '?')[:7]}, files of cnn/, studies/, benchmarks/ "
+      f"modified since: {', '.join(modified) or 'none'}")
 print(f"loops:      {recorded['loop_seconds']:.2f} s per step "
       f"({1e3 * recorded['loop_seconds_per_image']:.1f} ms per image)")
 print(f"vectorised: {1e3 * recorded['vectorised_seconds']:.2f} ms per step")

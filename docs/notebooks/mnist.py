@@ -26,6 +26,9 @@
 # part: `cnn train mnist --dataset digits`.
 
 # %%
+import re
+import sys
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -33,9 +36,13 @@ from IPython.display import HTML, display
 from sklearn.metrics import confusion_matrix
 
 import cnn
-from cnn.studies import load_record
 from cnn.cli import DEFAULTS
 from cnn.data import load_digits, to_mnist_canvas
+
+# The studies, their records and the figures live in the checkout, not in
+# the installed package: put the checkout on sys.path.
+sys.path.insert(0, str(Path(cnn.__file__).resolve().parents[1]))
+from studies import load_record  # noqa: E402
 
 data = load_digits(canvas=True)        # what `cnn train mnist --dataset digits` reads
 print(f"{len(data.y_train)} training and {len(data.y_test)} test images, "
@@ -48,11 +55,6 @@ print(f"{len(data.y_train)} training and {len(data.y_test)} test images, "
 # kernel without padding), 24 to 12 (the pool), then 288 numbers per image.
 
 # %%
-import sys
-from pathlib import Path
-
-# The figures live in the checkout's docs/figures (not in the installed package).
-sys.path.insert(0, str(Path(cnn.__file__).resolve().parents[1]))
 from docs.figures import FIGURES  # noqa: E402
 
 figure = FIGURES["arch_mnist"]()
@@ -153,12 +155,19 @@ fig.tight_layout()
 
 # %%
 mnist = load_record("mnist_3epochs.json")
+
+
+def as_readme(command):
+    """The recorded command with its data directory written DIR, as in the README."""
+    return re.sub(r"--data \S+", "--data DIR", command)
+
+
 print(f"recorded {mnist['date']} with numpy {mnist['versions']['numpy']}, "
       f"cnn {mnist['versions']['cnn']} (commit {mnist['versions']['git_commit'][:7]})\n")
 rows = []
 for run in mnist["runs"]:
     o = run["output"]
-    cmd = run["command"].replace("/work/shared/data/mnist", "DIR")
+    cmd = as_readme(run["command"])
     per_epoch = ", ".join(f"{100 * e['test_accuracy']:.2f}" for e in o["history"])
     rows.append(f"<tr><td><code>{cmd}</code></td><td>{100 * o['test_accuracy']:.2f}%</td>"
                 f"<td>{100 * o['train_accuracy']:.2f}%</td><td>{o['final_loss']:.4f}</td>"
@@ -169,7 +178,7 @@ display(HTML('<table style="font-size: 0.72em"><tr><th>command</th><th>test acc.
 acc = np.array(mnist["summary"]["test_accuracy"])
 print(f"test accuracy: mean {100 * acc.mean():.2f}%, worst {100 * acc.min():.2f}% "
       f"(target 97.5%)")
-print("recorded with:", mnist["command"].replace("/work/shared/data/mnist", "DIR"))
+print("recorded with:", as_readme(mnist["command"]))
 
 # %% [markdown]
 # Every seed clears 97.5%, and an epoch of 60000 images takes a few seconds

@@ -2,13 +2,14 @@
 # # Benchmark results
 #
 # Every number and plot on this page is read from `docs/results/bench.json`,
-# the record of one run of `python -m cnn.bench` (also `cnn bench`) on the
-# machine described below; nothing here is typed by hand. The
-# *Performance* page, next to this one, explains what is measured and why
-# the NumPy step is fast. To measure your own machine:
-# `python -m cnn.bench --json bench.json` (add `--quick` for a 30-second
-# version, `--mnist DIR` to time the epoch on real MNIST, `--docs` to time
-# the site build).
+# the record of one run of the benchmark (`benchmarks/`, in the source
+# checkout) on the machine described below; nothing here is typed by hand.
+# The record holds the command that made it, printed below; the
+# *Performance* page, next to this one, explains what is measured and how
+# the NumPy step is fast. To measure your own machine, from the root of a
+# checkout: `python -m benchmarks.bench --quick` (about a minute; `--json PATH`
+# keeps the record, `--mnist DIR` times the epoch on real MNIST, `--docs` the
+# site build).
 #
 # How to read the numbers: the machine is shared and noisy, so the
 # implementations are interleaved round by round, a time is the median over
@@ -17,11 +18,19 @@
 # repeated, the spread over the repeats.
 
 # %%
+import sys
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from cnn.studies import load_record
+import cnn
+
+# The benchmark and its record live in the checkout, not in the installed
+# package: put the checkout on sys.path.
+sys.path.insert(0, str(Path(cnn.__file__).resolve().parents[1]))
+from studies import load_record  # noqa: E402
 
 record = load_record("bench.json")
 runs, summary, first = record["runs"], record["summary"], record["threads"][0]
@@ -50,32 +59,31 @@ PyTorch {v['torch']}, threadpoolctl {v.get('threadpoolctl')}.
 
 **Threads:** measured with {', '.join(map(str, record['threads']))} BLAS/OpenMP
 thread(s) (threadpoolctl limits NumPy's OpenBLAS and PyTorch's OpenMP pool, and
-`torch.set_num_threads` is set to the same number); the speed goals use {first}.
+`torch.set_num_threads` is set to the same number); the targets use {first}
+unless a row names another.
 """))
 
 # %% [markdown]
-# ## The speed goals
+# ## The targets
 #
 # One training step of the seed-003 MNIST network (conv 2x1x5x5, ReLU, 2x2
 # max pool, dense 288 -> 60, ReLU, dense 60 -> 10, softmax cross-entropy;
-# forward, backward and SGD update) at batch 64 in float32, with the thread
-# count above, and one epoch of 60,000 images.
+# forward, backward and SGD update) at batch 64 in float32, as a ratio of
+# our time over PyTorch's: the step a user composes from the public layer
+# functions, and the step `cnn.train` takes; each layer alone; the loops;
+# one epoch.
 
 # %%
-labels = {"ours_over_torch": ("ours / PyTorch, time per step", "<= 0.5", "{:.3f}"),
-          "loops_over_ours": ("loop reference / ours, time per image", ">= 1000", "{:.0f}"),
-          "epoch_seconds": ("epoch of 60,000 images (sgd_step loop), s", "< 2", "{:.2f}"),
-          "epoch_seconds_train_loop": ("epoch through cnn.train (no goal), s", "", "{:.2f}")}
-rows = ["| measure | median over repeats | min - max | goal | met |", "|---|---:|---:|---|---|"]
-for key, (label, target, fmt) in labels.items():
-    s = summary.get(key)
-    if s is None:
-        rows.append(f"| {label} | not measured | | {target} | |")
+rows = ["| measure | median over repeats | min - max | target | met |",
+        "|---|---:|---:|---|---|"]
+for r in summary["rows"]:
+    goal = f"{r['op']} {r['goal']:g}"
+    if "median" not in r:
+        rows.append(f"| {r['label']} | not measured | | {goal} | |")
         continue
-    met = summary["target_met"].get(key)
-    rows.append(f"| {label} | {fmt.format(s['median'])} | {fmt.format(s['min'])} - "
-                f"{fmt.format(s['max'])} | {target} | "
-                f"{'' if met is None else ('yes' if met else '**no**')} |")
+    fmt = "{:.0f}" if r["median"] >= 100 else "{:.3f}"
+    rows.append(f"| {r['label']} | {fmt.format(r['median'])} | {fmt.format(r['min'])} - "
+                f"{fmt.format(r['max'])} | {goal} | {'yes' if r['met'] else '**missed**'} |")
 epoch = runs[0]["epoch"]
 display(Markdown("\n".join(rows) + f"\n\nThe epoch ran on {epoch['data']} "
                  f"({epoch['images']} images per timed epoch, batch {epoch['batch']}, "
@@ -87,27 +95,29 @@ display(Markdown("\n".join(rows) + f"\n\nThe epoch ran on {epoch['data']} "
 # %% [markdown]
 # ## The training step
 #
-# `ours` is `MnistNet.sgd_step` (buffers reused, one fused update);
-# `ours_api` is what `cnn.train` runs, `loss_and_grads` plus `cnn.SGD.step`;
-# `torch` is `torch.nn.functional` + autograd + a manual SGD update.
-# GFLOP/s count the step's useful floating-point operations (see
-# `cnn.bench.step_flops`: 222,480 per image) and are set against one large
-# matrix product on the same thread count.
+# `composed` is the network written with the public functions
+# (`cnn/networks/composed.py`) followed by `cnn.SGD`'s step; `train` is what
+# `cnn.train` runs per batch, `MnistNet.loss_and_grads` plus the optimiser's
+# step; `torch` is `torch.nn.functional` + autograd + a manual SGD update.
+# GFLOP/s count the step's useful floating-point operations
+# (`benchmarks/steps.py`, `step_flops`: 222,480 per image) and are set
+# against one large matrix product on the same thread count.
 
 # %%
 one = runs[0]
-rows = ["| threads | dtype | batch | ours, ms | ours_api, ms | PyTorch, ms | ours / PyTorch "
-        "| images/s (ours) | GFLOP/s (ours) | % of GEMM peak |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+rows = ["| threads | dtype | batch | composed, ms | train, ms | PyTorch, ms | composed / PyTorch "
+        "| train / PyTorch | images/s (train) | GFLOP/s (train) | % of GEMM peak |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 for r in one["mnist_step"]:
     im, peak = r["impl"], one["gemm_peak"][str(r["threads"])][r["dtype"]]["gflops"]
     torch_ms = spread(im["torch"]["seconds"], 1e3, "{:.3f}") if "torch" in im else "-"
-    ratio = spread(r["ours_over_torch"]) if "ours_over_torch" in r else "-"
+    ratios = [spread(r[k]) if k in r else "-" for k in ("composed_over_torch", "train_over_torch")]
     rows.append(f"| {r['threads']} | {r['dtype']} | {r['batch']} | "
-                f"{spread(im['ours']['seconds'], 1e3, '{:.3f}')} | "
-                f"{ms(im['ours_api']['seconds']['median'])} | {torch_ms} | {ratio} | "
-                f"{im['ours']['images_per_s']:,.0f} | {im['ours']['gflops']:.1f} | "
-                f"{100 * im['ours']['gflops'] / peak:.0f}% |")
+                f"{ms(im['composed']['seconds']['median'])} | "
+                f"{spread(im['train']['seconds'], 1e3, '{:.3f}')} | {torch_ms} | "
+                f"{ratios[0]} | {ratios[1]} | "
+                f"{im['train']['images_per_s']:,.0f} | {im['train']['gflops']:.1f} | "
+                f"{100 * im['train']['gflops'] / peak:.0f}% |")
 peaks = ", ".join(f"{t} thread(s): {p['float32']['gflops']:.0f} GFLOP/s float32, "
                   f"{p['float64']['gflops']:.0f} float64" for t, p in one["gemm_peak"].items())
 display(Markdown("\n".join(rows) + f"\n\nGEMM peak ({one['gemm_peak'][str(first)]['float32']['n']}"
@@ -117,7 +127,7 @@ display(Markdown("\n".join(rows) + f"\n\nGEMM peak ({one['gemm_peak'][str(first)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 step_rows = [r for r in one["mnist_step"] if r["threads"] == first and r["dtype"] == "float32"]
 batches = [r["batch"] for r in step_rows]
-for name, marker in (("ours", "o"), ("ours_api", "s"), ("torch", "^")):
+for name, marker in (("composed", "o"), ("train", "s"), ("torch", "^")):
     if name in step_rows[0]["impl"]:
         per_image = [r["impl"][name]["seconds"]["median"] / r["batch"] * 1e6 for r in step_rows]
         axes[0].plot(batches, per_image, marker=marker, label=name)
@@ -127,18 +137,19 @@ axes[0].set(xscale="log", xticks=batches, xticklabels=batches, xlabel="batch",
 axes[0].legend()
 labels_, values, low, high = [], [], [], []
 for r in one["mnist_step"]:
-    if "ours_over_torch" in r:
-        s = r["ours_over_torch"]
+    if "train_over_torch" in r:
+        s = r["train_over_torch"]
         labels_.append(f"{r['dtype'][5:]} b{r['batch']} t{r['threads']}")
         values.append(s["median"])
         low.append(s["median"] - s["p10"])
         high.append(s["p90"] - s["median"])
 if values:
+    goal = next(r["goal"] for r in summary["rows"] if r["key"] == "train")
     y = np.arange(len(values))
     axes[1].barh(y, values, xerr=[low, high], color="tab:blue", alpha=0.7)
-    axes[1].axvline(0.5, color="tab:red", linestyle="--", label="goal 0.5")
+    axes[1].axvline(goal, color="tab:red", linestyle="--", label=f"target {goal:g} (b64, float32)")
     axes[1].axvline(1.0, color="grey", linewidth=0.8)
-    axes[1].set(yticks=y, yticklabels=labels_, xlabel="ours / PyTorch (median, p10-p90)",
+    axes[1].set(yticks=y, yticklabels=labels_, xlabel="train / PyTorch (median, p10-p90)",
                 title="time ratio per step (float bits, batch, threads)")
     axes[1].invert_yaxis()
     axes[1].legend()
@@ -147,30 +158,28 @@ fig.tight_layout()
 # %% [markdown]
 # ## Where the time goes
 #
-# Each phase of one step at batch 64, float32, timed alone (interleaved
-# like the rest). Ours: the forward pass (whose largest part is the conv's
-# banded matrix product), the loss, the backward pass (the kernel gradient's
-# product) and the fused update. PyTorch: forward with the loss, backward
-# (forward + backward minus forward), and an update of the same size.
+# One step at batch 64, float32. `composed`: each public layer call of the
+# composed step, timed inside it (the one composed definition run with
+# timed layer functions; `rest` is ReLU and the reshapes). `train`: the
+# training step and its two halves, timed alone. PyTorch: forward with the
+# loss, backward ((forward + backward) minus forward) and an update of the
+# same size.
 
 # %%
-prof = one["profile"]["phases"]
-order = ["step", "forward", "conv_matmul", "loss", "backward", "kernel_grad_matmul", "update",
-         "torch_step", "torch_forward", "torch_backward", "torch_update"]
-rows = ["| phase | median, ms | share of its step |", "|---|---:|---:|"]
-for key in order:
-    if key in prof:
-        total = prof["torch_step" if key.startswith("torch") else "step"]["median"]
-        rows.append(f"| `{key}` | {ms(prof[key]['median'])} | "
-                    f"{100 * prof[key]['median'] / total:.0f}% |")
+prof = one["profile"]
+rows = ["| part | phase | median, ms | share of its step |", "|---|---|---:|---:|"]
+for part, total in (("composed", "loss_and_grads"), ("train", "step"), ("torch", "step")):
+    for key, s in prof.get(part, {}).items():
+        rows.append(f"| {part} | `{key}` | {ms(s['median'])} | "
+                    f"{100 * s['median'] / prof[part][total]['median']:.0f}% |")
 display(Markdown("\n".join(rows)))
 
 # %% [markdown]
 # ## Against the loops, and the layers alone
 #
-# The loop reference is the same step written with the layers of
+# The loop reference is the same composed network with the layers of
 # `cnn/reference.py` (one Python loop per index), on a batch of one or two
-# images, against ours at batch 64, both per image.
+# images, against the training step at batch 64, both per image.
 
 # %%
 rows = ["| dtype | loops, ms per image | ours, microseconds per image | loops / ours |",
@@ -182,12 +191,8 @@ for r in one["loops"]:
 rows += ["", "Forward + backward of one layer, float32, ms:", "",
          "| layer | ours | PyTorch | ours / PyTorch |", "|---|---:|---:|---:|"]
 for r in one["layers"]:
-    c = r["case"]
-    name = (f"`conv2d` x{tuple(c['x'])} w{tuple(c['w'])} stride {c['stride']} "
-            f"padding {c['padding']}" if c["layer"] == "conv2d" else
-            f"`max_pool2d` x{tuple(c['x'])} size {c['size']} stride {c['stride']}")
     t = r["impl"].get("torch")
-    rows.append(f"| {name} | {ms(r['impl']['ours']['seconds']['median'])} | "
+    rows.append(f"| `{r['name']}` | {ms(r['impl']['ours']['seconds']['median'])} | "
                 f"{ms(t['seconds']['median']) if t else '-'} | "
                 f"{spread(r['ours_over_torch']) if t else '-'} |")
 display(Markdown("\n".join(rows)))
@@ -195,9 +200,9 @@ display(Markdown("\n".join(rows)))
 # %% [markdown]
 # ## The rest of the project
 #
-# Deriving and exporting every formula (`python -m derivations`, in a fresh
-# interpreter, into a temporary directory) and, when the run was asked for
-# it, building this site (`mkdocs build --strict`, notebooks executed).
+# Deriving and exporting every formula (each subject in a fresh interpreter,
+# into a temporary directory) and, when the run was asked for it, building
+# this site (`mkdocs build --strict`, notebooks executed).
 
 # %%
 d = record["derivations"]

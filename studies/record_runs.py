@@ -2,11 +2,11 @@
 
 ::
 
-    python -m cnn.studies.record_runs --seeds 0 1 2 --out docs/results/mnist_3epochs.json \\
+    python -m studies.record_runs --seeds 0 1 2 --out docs/results/mnist_3epochs.json \\
         -- train mnist --data DIR --epochs 3
 
-runs ``python -m cnn train mnist --data DIR --epochs 3 --json --quiet --seed S``
-for each seed, each in its own process as a user would, and writes
+run from the root of the checkout, runs
+``python -m cnn train mnist --data DIR --epochs 3 --json --quiet --seed S`` for each seed, each in its own process as a user would, and writes
 ``{"command", "date", "versions", "machine", "summary", "runs": [{"command",
 "output"}]}``, where ``output`` is the command's JSON output unchanged.
 """
@@ -21,13 +21,14 @@ import shlex
 import subprocess
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 
-from .broken_backprop import _versions, _write_json_atomic
+from .records import command_line, versions, write_record
 
 __all__ = ["record", "main"]
+
+PROG = "python -m studies.record_runs"
 
 
 def record(cnn_args, seeds, *, command: str | None = None) -> dict:
@@ -59,9 +60,9 @@ def record(cnn_args, seeds, *, command: str | None = None) -> dict:
     if all(a is not None for a in acc):
         summary.update(test_accuracy_mean=float(np.mean(acc)), test_accuracy_min=float(min(acc)))
     return {
-        "command": command or ("python -m cnn.studies.record_runs --seeds "
-                               + " ".join(map(str, seeds)) + " -- " + shlex.join(cnn_args)),
-        "date": date, "versions": _versions(),
+        "command": command or command_line(PROG, ["--seeds", *map(str, seeds), "--",
+                                                   *cnn_args]),
+        "date": date, "versions": versions(),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "summary": summary, "runs": runs,
     }
@@ -69,7 +70,7 @@ def record(cnn_args, seeds, *, command: str | None = None) -> dict:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    ap = argparse.ArgumentParser(prog="python -m cnn.studies.record_runs",
+    ap = argparse.ArgumentParser(prog=PROG,
                                  description="Run `cnn train ...` for several seeds and "
                                              "record the JSON outputs in one file.")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
@@ -79,13 +80,13 @@ def main(argv=None) -> int:
                     help="after --: the arguments of `cnn`, e.g. train mnist --epochs 3")
     args = ap.parse_args(argv)
     cnn_args = args.cnn_args[1:] if args.cnn_args[:1] == ["--"] else args.cnn_args
-    command = "python -m cnn.studies.record_runs " + shlex.join(argv)
+    command = command_line(PROG, argv)
     try:
         rec = record(cnn_args, args.seeds, command=command)
     except (ValueError, RuntimeError) as exc:
         print(f"record_runs: error: {exc}", file=sys.stderr)
         return 1
-    _write_json_atomic(Path(args.out), rec)
+    write_record(args.out, rec)
     for r in rec["runs"]:
         o = r["output"]
         acc = o.get("test_accuracy")

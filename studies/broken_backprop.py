@@ -13,19 +13,10 @@ the final cost. A run of a back-prop variant is exactly::
 
 (same numbers; the seed sets both the initialisation and the shuffling).
 
-Three more rows measure how much the convolutional layers matter:
-
-``correct_rot180_into_layer1``
-    Seed 000's own "original" net back-propagates $\mathrm{rot180}(\partial
-    L/\partial p_1)$ into layer 1 (see :class:`cnn.Digits01Net`); this row is
-    the correct network with only that fault.
-``frozen_conv``
-    The correct network with both convolutional layers frozen at their
-    random initialisation (their gradients set to zero), so only the dense
-    layers learn, on random conv features.
-``dense_only``
-    No convolution at all: the same dense head
-    (arctan, tanh, logistic; 64 -> $h_1$ -> $h_2$ -> 1) on the raw 8x8 pixels.
+Three more rows (:mod:`studies.broken_nets`) measure how much the
+convolutional layers matter: ``correct_rot180_into_layer1`` (seed 000's own
+fault alone), ``frozen_conv`` (conv layers frozen at initialisation) and
+``dense_only`` (no convolution at all).
 
 Diagnostics per run: the cosine between each broken variant's gradient and
 the true gradient of the conv kernels at initialisation (on the whole
@@ -33,9 +24,10 @@ training set), and how far the conv kernels moved during training.
 
 Run::
 
-    python -m cnn.studies.broken_backprop --seeds 20 --out docs/results/broken_backprop.json
+    python -m studies.broken_backprop --seeds 20 --jobs 2 --out docs/results/broken_backprop.json \
+        --quiet
 
-``--json`` prints the whole record on stdout instead of the table;
+from the root of the checkout: the command of the committed record. ``--json`` prints the whole record on stdout instead of the table;
 ``--jobs 2`` trains in two processes (same numbers).
 """
 
@@ -43,147 +35,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
-import shlex
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 
-from ..activations import arctan, logistic, tanh
-from ..data import load_digits01
-from ..dense import dense, dense_backward
-from ..networks import (BACKPROP_VARIANTS, SEED_DENSE_SIZES, Digits01Net, Network)
-from ..training import train
+from cnn import load_digits01, train
+from cnn.networks import SEED_DENSE_SIZES, Digits01Net
+
+from .broken_nets import (CONTROLS, CONV_PARAMS, VARIANTS, DenseOnlyNet, FrozenConvNet,
+                          Layer1RotatedNet, make_net)
+from .records import command_line, versions, write_record
 
 __all__ = ["VARIANTS", "CONTROLS", "CONV_PARAMS", "cli_defaults", "make_net", "train_one",
            "run_study", "summarize", "format_table", "main",
            "DenseOnlyNet", "FrozenConvNet", "Layer1RotatedNet"]
 
-#: The network's back-propagation options: the correct one first, then seed 000's broken ones.
-VARIANTS = tuple(BACKPROP_VARIANTS)
-#: The extra rows, see the module docstring.
-CONTROLS = ("correct_rot180_into_layer1", "frozen_conv", "dense_only")
-#: The parameters of the two convolutional layers of :class:`cnn.Digits01Net`.
-CONV_PARAMS = ("w1", "b1", "w2", "b2")
+PROG = "python -m studies.broken_backprop"
 
 #: Version of the JSON record's layout.
 SCHEMA = 1
-
-
-# ----------------------------------------------------------------------------- networks
-
-class Layer1RotatedNet(Digits01Net):
-    r"""Digits01Net whose layer 1 receives $\mathrm{rot180}(\partial L/\partial p_1)$.
-
-    Seed 000's "original" net computes the gradient that flows from layer 2
-    back into layer 1 as ``convolve2d(np.pad(w2, 2), np.rot90(delta, 2), 'valid')``,
-    the true $\partial L/\partial p_1$ rotated by 180 degrees in every map.
-    Everything else is correct. Same constructor as :class:`cnn.Digits01Net`.
-    """
-
-    name = "digits01_rot180_into_layer1"
-
-    def into_layer1(self, dp1):
-        return np.ascontiguousarray(dp1[..., ::-1, ::-1])
-
-
-class FrozenConvNet(Digits01Net):
-    """Digits01Net whose two conv layers keep their random initialisation.
-
-    The gradients of ``w1, b1, w2, b2`` are set to zero, so SGD with momentum
-    never moves them (the velocity stays zero); only the dense layers learn.
-    Same constructor as :class:`cnn.Digits01Net`.
-    """
-
-    name = "digits01_frozen_conv"
-
-    def backward(self, doutput, cache):
-        grads = super().backward(doutput, cache)
-        for k in CONV_PARAMS:
-            grads[k] = np.zeros_like(grads[k])
-        return grads
-
-
-class DenseOnlyNet(Network):
-    r"""The dense head of :class:`cnn.Digits01Net` on the raw pixels, no convolution.
-
-    $a_3 = \arctan(x W_3 + b_3)$, $a_4 = \tanh(a_3 W_4 + b_4)$,
-    $o = \sigma(a_4 W_5 + b_5)$ with $x$ the flattened, standardised image
-    (N, H W) = (N, 64); L2 cost and prediction $[o \ge 0.5]$ as in
-    :class:`cnn.Digits01Net`, weights $\mathcal N(0, 1/\mathrm{fan\_in})$, biases 0.
-
-    Parameters
-    ----------
-    dense_sizes : (int, int)
-        $(h_1, h_2)$: W3 is 64 x $h_1$, W4 $h_1$ x $h_2$, W5 $h_2$ x 1.
-    dtype : {"float32", "float64"}
-    seed : int
-    input_shape : (int, int)
-    """
-
-    name = "dense_only"
-
-    def __init__(self, dense_sizes=(28, 36), dtype: str = "float64", seed: int = 0,
-                 input_shape=(8, 8)):
-        # Digits01Net validates the same arguments; borrow its checks and dtype name.
-        ref = Digits01Net(dense_sizes=dense_sizes, dtype=dtype, seed=seed,
-                          input_shape=input_shape)
-        h1, h2 = ref.config["dense_sizes"]
-        H, W = ref.config["input_shape"]
-        self.config = {"dense_sizes": [h1, h2], "dtype": ref.config["dtype"],
-                       "seed": int(seed), "input_shape": [H, W],
-                       "input_mean": 0.0, "input_std": 1.0}
-        rng = np.random.default_rng(seed)
-        self.params = {}
-        for i, shape in enumerate([(H * W, h1), (h1, h2), (h2, 1)], start=3):
-            self.params[f"w{i}"] = (rng.standard_normal(shape) / math.sqrt(shape[0])
-                                    ).astype(self.dtype)
-            self.params[f"b{i}"] = np.zeros(shape[1], self.dtype)
-
-    def forward(self, x):
-        p = self.params
-        x = self._input(x)
-        f = x.reshape(len(x), -1)
-        z3 = dense(f, p["w3"], p["b3"])
-        a3 = arctan(z3)
-        z4 = dense(a3, p["w4"], p["b4"])
-        a4 = tanh(z4)
-        z5 = dense(a4, p["w5"], p["b5"])
-        return logistic(z5), dict(f=f, z3=z3, a3=a3, z4=z4, a4=a4, z5=z5)
-
-    def backward(self, doutput, cache):
-        p, c, g = self.params, cache, {}
-        dz5 = logistic.backward(doutput, c["z5"])
-        da4, g["w5"], g["b5"] = dense_backward(dz5, c["a4"], p["w5"])
-        dz4 = tanh.backward(da4, c["z4"])
-        da3, g["w4"], g["b4"] = dense_backward(dz4, c["a3"], p["w4"])
-        dz3 = arctan.backward(da3, c["z3"])
-        _, g["w3"], g["b3"] = dense_backward(dz3, c["f"], p["w3"])
-        return {k: g[k] for k in p}
-
-    # Same cost and decision rule as the CNN.
-    loss = Digits01Net.loss
-    predict_from_output = Digits01Net.predict_from_output
-
-
-def make_net(variant: str, dense_sizes, seed: int, dtype: str = "float64") -> Network:
-    """The network of one row of the study: a back-prop variant or a control."""
-    if variant in VARIANTS:
-        return Digits01Net(dense_sizes=dense_sizes, backprop=variant, dtype=dtype, seed=seed)
-    if variant == "correct_rot180_into_layer1":
-        return Layer1RotatedNet(dense_sizes=dense_sizes, dtype=dtype, seed=seed)
-    if variant == "frozen_conv":
-        return FrozenConvNet(dense_sizes=dense_sizes, dtype=dtype, seed=seed)
-    if variant == "dense_only":
-        return DenseOnlyNet(dense_sizes=dense_sizes, dtype=dtype, seed=seed)
-    raise ValueError(f"variant: got {variant!r}; expected one of {VARIANTS + CONTROLS}")
 
 
 # ----------------------------------------------------------------------------- one run
@@ -195,7 +69,7 @@ def cli_defaults() -> dict:
     (split, test size, split seed, BLAS threads) from the parser's own
     defaults, so the study follows the CLI if its defaults change.
     """
-    from ..cli import DEFAULTS, build_parser
+    from cnn.cli import DEFAULTS, build_parser
     args = build_parser().parse_args(["train", "digits01"])
     settings = dict(DEFAULTS[("digits01", "digits01")])
 
@@ -292,27 +166,6 @@ def _positive(value, name):
     return int(value)
 
 
-def _versions() -> dict:
-    import sklearn
-    from .. import __version__
-    versions = {"python": platform.python_version(), "numpy": np.__version__,
-                "scikit-learn": sklearn.__version__, "cnn": __version__}
-    try:   # the commit of the code that ran, when it runs from a git checkout
-        root = Path(__file__).resolve().parents[2]
-        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10)
-        # Tracked files of the package that differ from that commit (new files do not count).
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
-                                "--untracked-files=no", "--", "cnn"],
-                               capture_output=True, text=True, timeout=10)
-        if rev.returncode == 0:
-            versions["git_commit"] = rev.stdout.strip()
-            versions["cnn_modified_files"] = [line[3:] for line in dirty.stdout.splitlines()]
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return versions
-
-
 def run_study(seeds=20, dense_sizes=SEED_DENSE_SIZES, variants=VARIANTS + CONTROLS, *,
               epochs: int | None = None, jobs: int = 1, progress: bool = False,
               command: str | None = None) -> dict:
@@ -398,9 +251,9 @@ def run_study(seeds=20, dense_sizes=SEED_DENSE_SIZES, variants=VARIANTS + CONTRO
         "description": "Seed 000's broken back-prop nets vs the correct one on sklearn digits "
                        "0/1, every (variant, dense size, seed); per run: test accuracy, final "
                        "cost (mean L2 cost over the training set at the final weights).",
-        "command": command or "python -m cnn.studies.broken_backprop",
+        "command": command or PROG,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": _versions(),
+        "versions": versions(),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "settings": {**settings, "n_train": int(len(data.y_train)),
                      "n_test": int(len(data.y_test)), "init": "lecun",
@@ -479,26 +332,6 @@ def format_table(record: dict) -> str:
 
 # ----------------------------------------------------------------------------- command
 
-def _write_json_atomic(path: Path, record: dict) -> Path:
-    """Write to a temporary file in the same directory, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp makes the file private (0600); give it the usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(record, fh, indent=1, sort_keys=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _pair(text):
     try:
         h1, h2 = (int(t) for t in text.split(","))
@@ -521,7 +354,7 @@ def _positive_arg(text):
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m cnn.studies.broken_backprop",
+        prog=PROG,
         description="Seed 000's broken back-prop nets vs the correct one, over many seeds "
                     "and the seed's three dense sizes, with the 'cnn train digits01' defaults.")
     p.add_argument("--seeds", type=_positive_arg, default=20,
@@ -545,12 +378,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    command = " ".join(["python -m cnn.studies.broken_backprop", *map(shlex.quote, argv)])
+    command = command_line(PROG, argv)
     record = run_study(args.seeds, args.dense_sizes or SEED_DENSE_SIZES,
                        args.variants or VARIANTS + CONTROLS, epochs=args.epochs,
                        jobs=args.jobs, progress=not args.quiet, command=command)
     if args.out:
-        _write_json_atomic(Path(args.out), record)
+        write_record(args.out, record)
     if args.json:
         print(json.dumps(record, sort_keys=False))
     else:

@@ -5,47 +5,70 @@ softmax, cross-entropy) with "A LOT of for loops", trained for "a loooong
 time" and stopped at 37.7% test accuracy. This module runs one forward and
 backward pass of :class:`cnn.MnistNet` twice on the same batch:
 
-* the loop way: :mod:`cnn.reference`, one Python loop per index, one window
-  at a time (the conv, the pool, both dense layers and the softmax
-  cross-entropy; ReLU stays an elementwise NumPy call, a negligible share);
-* the vectorised way: :meth:`cnn.MnistNet.loss_and_grads` (im2col conv,
-  strided pooling, matrix products);
+* the loop way: the network's one composed definition,
+  :func:`cnn.networks.composed.composed_loss_and_grads`, called with the loop
+  layers of :mod:`cnn.reference` (one Python loop per index, one window at a
+  time: the conv, the pool, both dense layers and the softmax cross-entropy;
+  ReLU stays an elementwise NumPy call, a negligible share);
+* the vectorised way: :meth:`cnn.MnistNet.loss_and_grads` (the library's
+  fast algorithms);
 
 checks that both give the same loss and gradients, and times them.
 
 Run::
 
-    python -m cnn.studies.loops_vs_vectorised --data DIR --out PATH
+    python -m studies.loops_vs_vectorised --data DIR --out PATH
 
-(``--data`` a directory with the MNIST IDX files; without it, sklearn's
-digits on a 28x28 canvas, which needs no download.)
+from the root of the checkout (``--data`` a directory with the MNIST IDX
+files; without it, sklearn's digits on a 28x28 canvas, which needs no
+download).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import inspect
 import json
 import platform
-import shlex
 import sys
 import time
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 import numpy as np
 
-from .. import reference
-from ..activations import relu
-from ..networks import MnistNet
+from cnn import MnistNet, load_digits, load_mnist, reference
+from cnn.networks.composed import LIBRARY, composed_loss_and_grads
 
-__all__ = ["loop_loss_and_grads", "compare", "main"]
+from .records import command_line, versions, write_record
+
+__all__ = ["LOOP_LAYERS", "loop_loss_and_grads", "compare", "main"]
+
+PROG = "python -m studies.loops_vs_vectorised"
+
+
+def _loop_conv2d_backward(dy, x, w, *, stride=1, padding=0, need_dx=True):
+    # cnn.reference's loops always compute dx; composed_loss_and_grads asks for
+    # need_dx=False on the first layer, so the gradient is computed and dropped.
+    dx, dw, db = reference.conv2d_backward(dy, x, w, stride=stride, padding=padding)
+    return (dx if need_dx else None), dw, db
+
+
+#: The loop layers of :mod:`cnn.reference` as ``composed_loss_and_grads(..., layers=)`` takes them.
+LOOP_LAYERS = SimpleNamespace(**{name: getattr(reference, name) for name in vars(LIBRARY)})
+if "need_dx" not in inspect.signature(reference.conv2d_backward).parameters:
+    LOOP_LAYERS.conv2d_backward = _loop_conv2d_backward
 
 
 def loop_loss_and_grads(net: MnistNet, x, y):
     r"""Loss and gradients of ``net`` on ``(x, y)``, every layer from :mod:`cnn.reference`.
 
-    The same computation as ``net.loss_and_grads(x, y)[:2]``, written with the
-    loop layers: $\hat x = (x - \mu)/\sigma$, conv, ReLU, pool, dense, ReLU,
-    dense, softmax cross-entropy (batch mean), and back.
+    The same computation as ``net.loss_and_grads(x, y)[:2]``, with the loop
+    layers: $\hat x = (x - \mu)/\sigma$ as the network scales its input, then
+    :func:`~cnn.networks.composed.composed_loss_and_grads` with the loop layers
+    (:data:`LOOP_LAYERS`: conv, ReLU, pool, dense, ReLU, dense, softmax
+    cross-entropy, and back).
 
     Parameters
     ----------
@@ -67,24 +90,8 @@ def loop_loss_and_grads(net: MnistNet, x, y):
         x = x[:, None]
     mean, std = net.config["input_mean"], net.config["input_std"]
     x = ((x.astype(dtype) - dtype.type(mean)) * dtype.type(1.0 / std)).astype(dtype)
-    # forward
-    z = reference.conv2d(x, p["conv_w"], p["conv_b"])
-    a = relu(z)
-    pooled = reference.max_pool2d(a, size=s, stride=s)
-    f = pooled.reshape(len(x), -1)
-    z1 = reference.dense(f, p["w1"], p["b1"])
-    h = relu(z1)
-    logits = reference.dense(h, p["w2"], p["b2"])
-    loss, dlogits = reference.softmax_cross_entropy(logits, np.asarray(y))
-    # backward, layer by layer in reverse
-    g = {}
-    dh, g["w2"], g["b2"] = reference.dense_backward(dlogits, h, p["w2"])
-    dz1 = relu.backward(dh, z1)
-    df, g["w1"], g["b1"] = reference.dense_backward(dz1, f, p["w1"])
-    da = reference.max_pool2d_backward(df.reshape(pooled.shape), a, size=s, stride=s)
-    dz = relu.backward(da, z)
-    _, g["conv_w"], g["conv_b"] = reference.conv2d_backward(dz, x, p["conv_w"])
-    return float(loss), {k: g[k] for k in p}
+    loss, grads, _ = composed_loss_and_grads(p, x, np.asarray(y), pool=s, layers=LOOP_LAYERS)
+    return float(loss), grads
 
 
 def _best_of(fn, repeats: int, min_seconds: float = 0.0):
@@ -138,7 +145,7 @@ def compare(net: MnistNet, x, y, *, loop_repeats: int = 1, vec_repeats: int = 5)
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    ap = argparse.ArgumentParser(prog="python -m cnn.studies.loops_vs_vectorised",
+    ap = argparse.ArgumentParser(prog=PROG,
                                  description="Time seed-001-style loops against the "
                                              "vectorised MNIST net on one batch.")
     ap.add_argument("--data", metavar="DIR", help="MNIST IDX directory (default: sklearn "
@@ -157,32 +164,25 @@ def main(argv=None) -> int:
     try:   # one BLAS thread, as `cnn train` (threadpoolctl comes with scikit-learn)
         from threadpoolctl import threadpool_limits
     except ImportError:
-        import contextlib
-
         def threadpool_limits(**kwargs):
             return contextlib.nullcontext()
-    from ..data import load_digits, load_mnist
     data = load_mnist(args.data) if args.data else load_digits(canvas=True)
     net = MnistNet(input_shape=data.image_shape, dtype=args.dtype, seed=args.seed)
     net.fit_input_scaling(data.X_train)
     x, y = data.X_train[:args.batch], data.y_train[:args.batch]
     with threadpool_limits(limits=1, user_api="blas"):
         result = compare(net, x, y, loop_repeats=args.loop_repeats)
-    from .broken_backprop import _versions
     record = {
-        "command": " ".join(["python -m cnn.studies.loops_vs_vectorised",
-                             *map(shlex.quote, argv)]),
+        "command": command_line(PROG, argv),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": _versions(),
+        "versions": versions(),
         "machine": {"platform": platform.platform(), "blas_threads": 1},
         "data": data.name, "what": "one forward + backward pass of MnistNet on the first "
                                    f"{len(x)} training images",
         **result,
     }
     if args.out:
-        from .broken_backprop import _write_json_atomic
-        from pathlib import Path
-        _write_json_atomic(Path(args.out), record)
+        write_record(args.out, record)
     if args.json:
         print(json.dumps(record))
     else:
