@@ -27,12 +27,13 @@ variants. Nothing here imports SciPy or SymPy; the tests compare with both.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._validate import as_array
+from ._validate import as_array, as_int, as_real, check_finite, check_real
 
 __all__ = [
     "SEED_IMAGES", "SEED_LABELS", "UNSATURATED_SCALE", "KERNEL_GRADIENT_VARIANTS",
@@ -56,33 +57,23 @@ KERNEL_GRADIENT_VARIANTS = ("correct", "seed_original", "seed_transposed", "seed
 
 
 def _array(name, value, *, ndim=None, shape=None, square=False):
-    """``value`` as a finite float64 array, or a ValueError/TypeError naming ``name``."""
-    # Masked arrays, ragged lists, None and strings get as_array's clear error;
-    # strings, objects, dates are refused rather than parsed or guessed.
+    """``value`` as a finite float64 array, or a ValueError/TypeError naming ``name``.
+
+    The layers' front door (:mod:`cnn._validate`): masked arrays, ragged lists,
+    None, strings and dtypes the layers refuse (float16, complex, ...) get the
+    same errors; then the shape this function of the toy net needs.
+    """
     a = as_array(value, name)
-    if np.iscomplexobj(a):
-        raise TypeError(f"{name} must be real, got a complex {type(value).__name__}")
-    if a.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a real numeric array, got {type(value).__name__} "
-                        f"of dtype {a.dtype}")
-    a = a.astype(float, copy=False)
+    check_real(a, name)
+    a = a.astype(np.float64, copy=False)
     if ndim is not None and a.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
+        raise ValueError(f"{name}: got shape {a.shape}; expected a {ndim}-D array")
     if square and a.shape[0] != a.shape[1]:
-        raise ValueError(f"{name} must be square, got shape {a.shape}")
+        raise ValueError(f"{name}: got shape {a.shape}; expected a square array")
     if shape is not None and a.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} must be finite, got non-finite values")
+        raise ValueError(f"{name}: got shape {a.shape}; expected {shape}")
+    check_finite(a, name)
     return a
-
-
-def _int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _label(label):
@@ -117,7 +108,7 @@ def seed_init(seed=598765, scale=4.0, *, kernel_size=2, n_nodes=4):
     """
     scale = float(_array("scale", scale, ndim=0))
     rng = np.random.RandomState(seed)
-    k, n = _int("kernel_size", kernel_size, 1), _int("n_nodes", n_nodes, 1)
+    k, n = as_int(kernel_size, "kernel_size", minimum=1), as_int(n_nodes, "n_nodes", minimum=1)
     kernel = rng.randn(k, k) * scale
     return kernel, rng.randn(n, 1) * scale
 
@@ -134,7 +125,8 @@ def correlate2d(x, kernel):
     """
     x, kernel = _array("x", x, ndim=2), _array("kernel", kernel, ndim=2)
     if kernel.shape[0] > x.shape[0] or kernel.shape[1] > x.shape[1]:
-        raise ValueError(f"kernel shape {kernel.shape} must not exceed x shape {x.shape}")
+        raise ValueError(f"kernel: got shape {kernel.shape}; expected no larger than x "
+                         f"(x.shape = {x.shape})")
     # windows[i, j] is the (kh, kw) patch at (i, j); one contraction, no pixel loop.
     return np.einsum("ijab,ab->ij", sliding_window_view(x, kernel.shape), kernel)
 
@@ -149,7 +141,7 @@ def convolve2d(x, kernel):
 
 def pad(image, padding):
     """``image`` (n, n) with ``padding`` zeros on every side -> (n + 2p, n + 2p)."""
-    p = _int("padding", padding, 0)
+    p = as_int(padding, "padding", minimum=0)
     return np.pad(_array("image", image, ndim=2), p)
 
 
@@ -168,8 +160,8 @@ def _checked(image, kernel, weights, padding):
     kernel = _array("kernel", kernel, ndim=2, square=True)
     xp = pad(image, padding)
     if kernel.shape[0] > xp.shape[0]:
-        raise ValueError(f"kernel shape {kernel.shape} must not exceed the padded image "
-                         f"shape {xp.shape}")
+        raise ValueError(f"kernel: got shape {kernel.shape}; expected no larger than the padded "
+                         f"image (shape {xp.shape})")
     m = xp.shape[0] - kernel.shape[0] + 1
     return xp, kernel, _array("weights", weights, shape=(m * m, 1))
 
@@ -233,11 +225,12 @@ def kernel_gradient(padded_image, delta, *, variant="correct"):
         does; equal to the correct gradient.
     """
     if variant not in KERNEL_GRADIENT_VARIANTS:
-        raise ValueError(f"variant must be one of {KERNEL_GRADIENT_VARIANTS}, got {variant!r}")
+        raise ValueError(f"variant: got {variant!r}; expected one of {KERNEL_GRADIENT_VARIANTS}")
     xp = _array("padded_image", padded_image, ndim=2, square=True)
     delta = _array("delta", delta, ndim=2, square=True)
     if delta.shape[0] > xp.shape[0]:
-        raise ValueError(f"delta shape {delta.shape} must not exceed padded_image shape {xp.shape}")
+        raise ValueError(f"delta: got shape {delta.shape}; expected no larger than padded_image "
+                         f"(shape {xp.shape})")
     if variant == "correct":
         return rot180(correlate2d(xp, delta)).copy()
     seed = convolve2d(xp, rot180(delta))
@@ -301,14 +294,14 @@ def train(images, labels, kernel, weights, *, lr=0.7, epochs=1000, padding=0,
     """
     images = _array("images", images, ndim=3)
     if len(images) == 0:
-        raise ValueError(f"images must hold at least one image, got shape {images.shape}")
+        raise ValueError(f"images: got shape {images.shape}, no images; expected at least one")
     labels = _array("labels", labels, shape=images.shape[:1])
-    lr = float(_array("lr", lr, ndim=0))
-    if lr <= 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
-    epochs = _int("epochs", epochs, 0)
+    lr = as_real(lr, "lr")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr: got {lr}; expected a finite number > 0")
+    epochs = as_int(epochs, "epochs", minimum=0)
     if variant not in KERNEL_GRADIENT_VARIANTS:
-        raise ValueError(f"variant must be one of {KERNEL_GRADIENT_VARIANTS}, got {variant!r}")
+        raise ValueError(f"variant: got {variant!r}; expected one of {KERNEL_GRADIENT_VARIANTS}")
     _, kernel, weights = _checked(images[0], kernel, weights, padding)
     kernel, weights = kernel.copy(), weights.copy()
     costs = np.zeros(epochs)
