@@ -27,6 +27,7 @@ schedule gives step $t - 1$ counted from 0):
 
 $$m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t,\qquad
   v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2,$$
+
 $$w_t = w_{t-1} - \frac{\eta_t}{1 - \beta_1^t}\,
   \frac{m_t}{\sqrt{v_t}/\sqrt{1 - \beta_2^t} + \epsilon},$$
 

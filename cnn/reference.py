@@ -87,18 +87,23 @@ def max_pool2d(x, *, size=2, stride=2):
     return y
 
 
+def _pool_backward_check(dy, x, size, stride):
+    """The checked ``x`` and ``dy``, a zero ``dx``, the output shape, k and s of a pool."""
+    x, k, s, OH, OW = _pool_check(x, size, stride)
+    dy = as_float(dy, "dy", ndim=4)
+    N, C = x.shape[:2]
+    if dy.shape != (N, C, OH, OW):
+        raise ValueError(f"dy: got shape {dy.shape}; expected {(N, C, OH, OW)}")
+    return x, dy, np.zeros(x.shape, common_dtype(dy, x)), (N, C, OH, OW), k, s
+
+
 def max_pool2d_backward(dy, x, *, size=2, stride=2):
     """Loop version of :func:`cnn.max_pool2d_backward`.
 
     Scans each window in row-major order and keeps the first strict maximum:
     on ties the first one wins, the documented tie rule.
     """
-    x, k, s, OH, OW = _pool_check(x, size, stride)
-    dy = as_float(dy, "dy", ndim=4)
-    N, C = x.shape[:2]
-    if dy.shape != (N, C, OH, OW):
-        raise ValueError(f"dy: got shape {dy.shape}; expected {(N, C, OH, OW)}")
-    dx = np.zeros(x.shape, common_dtype(dy, x))
+    x, dy, dx, (N, C, OH, OW), k, s = _pool_backward_check(dy, x, size, stride)
     for n in range(N):
         for c in range(C):
             for i in range(OH):
@@ -133,12 +138,7 @@ def avg_pool2d(x, *, size=2, stride=2):
 def avg_pool2d_backward(dy, x, *, size=2, stride=2):
     """Loop version of :func:`cnn.avg_pool2d_backward`: every window hands each of its
     k * k entries the share dy / k^2."""
-    x, k, s, OH, OW = _pool_check(x, size, stride)
-    dy = as_float(dy, "dy", ndim=4)
-    N, C = x.shape[:2]
-    if dy.shape != (N, C, OH, OW):
-        raise ValueError(f"dy: got shape {dy.shape}; expected {(N, C, OH, OW)}")
-    dx = np.zeros(x.shape, common_dtype(dy, x))
+    x, dy, dx, (N, C, OH, OW), k, s = _pool_backward_check(dy, x, size, stride)
     for n in range(N):
         for c in range(C):
             for i in range(OH):

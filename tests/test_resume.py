@@ -265,8 +265,11 @@ def test_resume_refuses_another_run(tmp_path, capsys):
 # ----------------------------------------------------------------------------- real Ctrl-C
 
 # A `cnn` process whose steps take 50 ms longer, so that a signal lands mid-run.
+# SIGINT gets Python's own handler even when this test runs in a background job,
+# whose children inherit SIGINT ignored (as `cmd &` in a non-interactive shell does).
 SLOW_CNN = """
-import sys, time
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import cnn.training as training
 real = training.train_step
 def slow(*args, **kwargs):
