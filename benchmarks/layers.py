@@ -31,7 +31,11 @@ def describe(case: dict) -> str:
 
 def layer_fns(case: dict) -> dict:
     """``{"ours": f, "torch": g}``: one forward + backward of the case's layer each
-    (every gradient, the input's included, as PyTorch computes with ``requires_grad``)."""
+    (every gradient, the input's included, as PyTorch computes with ``requires_grad``).
+
+    Our forward hands its backward what it computed (``cache=``), as PyTorch's
+    autograd keeps the tensors its backward needs: both do the work of one
+    training step's layer, nothing computed twice."""
     torch = torch_or_none()
     rng = np.random.default_rng(1)
     x = rng.standard_normal(case["x"]).astype(np.float32)
@@ -43,8 +47,9 @@ def layer_fns(case: dict) -> dict:
         dy = rng.standard_normal(conv2d(x, w, b, **kw).shape).astype(np.float32)
 
         def ours():
-            conv2d(x, w, b, **kw)
-            conv2d_backward(dy, x, w, **kw)
+            cache = {}
+            conv2d(x, w, b, cache=cache, **kw)
+            conv2d_backward(dy, x, w, cache=cache, **kw)
         if torch:
             import torch.nn.functional as F
             xt, wt, bt = (torch.tensor(a).requires_grad_() for a in (x, w, b))
@@ -58,8 +63,9 @@ def layer_fns(case: dict) -> dict:
         dy = rng.standard_normal(max_pool2d(x, **kw).shape).astype(np.float32)
 
         def ours():
-            max_pool2d(x, **kw)
-            max_pool2d_backward(dy, x, **kw)
+            cache = {}
+            max_pool2d(x, cache=cache, **kw)
+            max_pool2d_backward(dy, x, cache=cache, **kw)
         if torch:
             import torch.nn.functional as F
             xt, dyt = torch.tensor(x).requires_grad_(), torch.tensor(dy)

@@ -66,25 +66,40 @@ def _blocks(g) -> _Blocks:
 
 
 @functools.lru_cache(maxsize=64)
-def _band_index(g) -> np.ndarray:
-    """(Called with N = 0.) Flat index of ``band[(c KH + a) Wb + s j + e, f Bj + j]``
-    for every (f, c, a, e, j): where kernel element w[f, c, a, e] meets output column j."""
+def _columns(g, pool: int = 1) -> np.ndarray:
+    """(Called with N = 0.) ``col[f, j]``, the band column of kernel f at output column j
+    of a block: ``f Bj + j``; with ``pool`` = s > 1 (``Bj`` a multiple of s) grouped by
+    window offset instead, (e, f, J) for j = s J + e (the layout of :mod:`cnn._conv_pool`).
+    A permutation of the columns: each output is the same dot product either way."""
+    B = _blocks(g)
+    f, j = np.ix_(range(g.F), range(B.Bj))
+    col = f * B.Bj + j if pool == 1 else \
+        (j % pool) * (g.F * B.Bj // pool) + f * (B.Bj // pool) + j // pool
+    col.flags.writeable = False
+    return col
+
+
+@functools.lru_cache(maxsize=64)
+def _band_index(g, pool: int = 1) -> np.ndarray:
+    """(Called with N = 0.) Flat index of ``band[(c KH + a) Wb + s j + e, col[f, j]]``
+    for every (f, c, a, e, j): where kernel element w[f, c, a, e] meets output column j
+    (``col`` of :func:`_columns`)."""
     B = _blocks(g)
     f, c, a, e, j = np.ix_(range(g.F), range(g.C), range(g.KH), range(g.KW), range(B.Bj))
-    index = np.ravel_multi_index(((c * g.KH + a) * B.Wb + g.stride * j + e, f * B.Bj + j),
-                                 (B.Kp, g.F * B.Bj))
+    index = np.ravel_multi_index(((c * g.KH + a) * B.Wb + g.stride * j + e,
+                                  _columns(g, pool)[f, j]), (B.Kp, g.F * B.Bj))
     index.flags.writeable = False
     return index
 
 
-def _band(w, b, g) -> np.ndarray:
+def _band(w, b, g, pool: int = 1) -> np.ndarray:
     """The (Kp, F*Bj) banded matrix: the kernels on diagonals, the biases in row K."""
     g0 = g._replace(N=0)
     B = _blocks(g0)
     band = np.zeros((B.Kp, g.F * B.Bj), w.dtype)
-    band.reshape(-1)[_band_index(g0)] = w[..., None]
+    band.reshape(-1)[_band_index(g0, pool)] = w[..., None]
     if b is not None:
-        band[B.K].reshape(g.F, B.Bj)[...] = b[:, None]
+        band[B.K][_columns(g0, pool)] = b[:, None]
     return band
 
 
@@ -132,11 +147,18 @@ def _band_rows(x, g) -> np.ndarray:
     return rows
 
 
-def _forward_banded(x, w, b, g, cache=None) -> np.ndarray:
-    B = _blocks(g._replace(N=0))
+def _product(x, w, b, g, cache=None, pool: int = 1) -> np.ndarray:
+    """The banded product, (N*OH*nb, F*Bj): row (n, i, block), column ``col[f, j]``
+    (:func:`_columns`) holds y[n, f, i, Bj block + j] (past the output's last column:
+    what the zero padding gives). Fills ``cache`` with the rows."""
     rows = _band_rows(x, g)
     cache_put(cache, x, (g, x.dtype), rows=rows)
-    y = rows @ _band(w, b, g)                          # (N*OH*nb, F*Bj)
+    return rows @ _band(w, b, g, pool)
+
+
+def _forward_banded(x, w, b, g, cache=None) -> np.ndarray:
+    B = _blocks(g._replace(N=0))
+    y = _product(x, w, b, g, cache)                    # (N*OH*nb, F*Bj)
     # (n, i, block, f, j) -> NCHW in one copy (and a second only if the last block
     # runs past the output's edge).
     y = np.ascontiguousarray(y.reshape(g.N, g.OH, B.nb, g.F, B.Bj).transpose(0, 3, 1, 2, 4))
@@ -155,14 +177,22 @@ def _backward_banded(dy, x, w, g, need_dx=True, cache=None):
         dy = np.pad(dy, ((0, 0), (0, 0), (0, 0), (0, B.nb * B.Bj - g.OW)))
     delta = dy.reshape(g.N, g.F, g.OH, B.nb, B.Bj).transpose(0, 2, 3, 1, 4)
     delta = delta.reshape(g.N * g.OH * B.nb, g.F * B.Bj)                    # a copy
+    return _backward_product(delta, rows, x, w, g, need_dx)
+
+
+def _backward_product(delta, rows, x, w, g, need_dx=True, pool: int = 1):
+    """``(dx or None, dw, db)`` from ``delta``, dL/dy in the layout of :func:`_product`
+    (0 past the output's last column), and the rows of the forward pass."""
+    g0 = g._replace(N=0)
+    B = _blocks(g0)
     band_grad = rows.T @ delta                         # (Kp, F*Bj)
-    dw = band_grad.reshape(-1)[_band_index(g0)].sum(axis=-1)
-    db = band_grad[B.K].reshape(g.F, B.Bj).sum(axis=1)
+    dw = band_grad.reshape(-1)[_band_index(g0, pool)].sum(axis=-1)
+    db = band_grad[B.K][_columns(g0, pool)].sum(axis=1)
     if not need_dx:
         return None, dw, db
     # delta band^T holds, for each row, the gradient of every number copied into it;
     # each goes back where it was copied from (blocks overlap when KW > s: add).
-    drows = (delta @ _band(w, None, g)[:B.K].T).reshape(g.N, g.OH, B.nb, g.C, g.KH, B.Wb)
+    drows = (delta @ _band(w, None, g, pool)[:B.K].T).reshape(g.N, g.OH, B.nb, g.C, g.KH, B.Wb)
     s, p = g.stride, g.padding
     dxp = np.zeros((g.N, g.C, g.H + 2 * p, g.W + 2 * p + B.extra), x.dtype)
     for a in range(g.KH):

@@ -7,6 +7,9 @@
   ``need_dx=False`` change nothing but the work done.
 * :func:`cnn.max_pool2d_relu` and its backward against ReLU and max pooling
   composed, bit for bit, on data full of ties and zeros.
+* the fused conv -> ReLU -> max pool of :mod:`cnn._conv_pool` against
+  :func:`cnn.conv2d` then :func:`cnn.max_pool2d_relu` and their backward passes,
+  bit for bit, in the window-offset layout and in the fallback.
 * the loss :class:`cnn.MnistNet` trains with is :func:`cnn.softmax_cross_entropy`.
 """
 
@@ -16,7 +19,7 @@ import numpy as np
 import pytest
 
 import cnn
-from cnn import conv
+from cnn import _conv_pool, conv
 from cnn.networks import MnistNet
 from gradcheck import relative_error
 
@@ -183,3 +186,44 @@ def test_the_training_loss_is_softmax_cross_entropy_bit_for_bit(dtype):
     assert net.loss(logits, y)[0] == ref_loss
     # dL/db2 is the batch sum of dL/dlogits: the same gradient, to summation order.
     np.testing.assert_array_equal(grads["b2"], ref_dlogits.sum(axis=0))
+
+
+# (x shape, w shape, pool): the MNIST conv; an odd conv output (a row and a column in no
+# window) whose column blocks overhang it; pool 1; 4 kernels; blocks of 7 columns (the
+# NCHW fallback); a square 8x8 digit.
+CONV_POOL = [((6, 1, 28, 28), (2, 1, 5, 5), 2), ((3, 1, 13, 23), (2, 1, 3, 3), 2),
+             ((2, 1, 4, 9), (3, 1, 2, 2), 1), ((3, 1, 12, 12), (4, 1, 3, 3), 2),
+             ((2, 1, 11, 11), (2, 1, 5, 5), 2), ((4, 1, 8, 8), (2, 1, 5, 5), 2)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape_x, shape_w, pool", CONV_POOL)
+@pytest.mark.parametrize("ties", [False, True])
+def test_fused_conv_pool_relu_equals_the_composition(dtype, shape_x, shape_w, pool, ties):
+    rng, x, w, b = _case(shape_x, shape_w, dtype, sum(shape_x) + ties)
+    if ties:                                     # exact sums: many tied window maxima
+        x = (x > 0.3).astype(dtype)
+        w, b = np.round(w).astype(dtype), np.round(b).astype(dtype)
+    g = conv._geometry(x.shape, w.shape, 1, 0)
+    cache = {}
+    pooled, state = _conv_pool.conv_pool_relu(x, w, b, g, pool, cache)
+    assert (state[0].ndim == 7) == _conv_pool._window_layout(g, pool)
+    kw = {"size": pool, "stride": pool}
+    z = cnn.conv2d(x, w, b)
+    expected = cnn.max_pool2d_relu(z, **kw)
+    assert pooled.dtype == np.dtype(dtype) and pooled.flags.c_contiguous
+    np.testing.assert_array_equal(pooled, expected)
+    dp = rng.standard_normal(pooled.shape).astype(dtype)
+    dw, db = _conv_pool.conv_pool_relu_backward(dp, x, w, g, pool, cache, state)
+    _, dw_c, db_c = cnn.conv2d_backward(cnn.max_pool2d_relu_backward(dp, z, **kw), x, w,
+                                        need_dx=False)
+    np.testing.assert_array_equal(dw, dw_c)
+    np.testing.assert_array_equal(db, db_c)
+    assert np.abs(dw).max() > 0
+
+
+def test_the_mnist_block_takes_the_window_layout():
+    g = conv._geometry((64, 1, 28, 28), (2, 1, 5, 5), 1, 0)
+    assert _conv_pool._window_layout(g, 2)
+    g7 = conv._geometry((64, 1, 11, 11), (2, 1, 5, 5), 1, 0)
+    assert not _conv_pool._window_layout(g7, 2)                         # blocks of 7 columns

@@ -199,3 +199,41 @@ def test_pickle_and_copy_carry_the_parameters_not_the_buffers():
         np.testing.assert_array_equal(clone.output(x), net.output(x))
         cnn.SGD(0.1).step(clone.params, clone.loss_and_grads(x, y)[1])   # a step of its own
         assert not np.array_equal(clone.params["w1"], net.params["w1"])
+
+
+def test_params_and_grads_are_views_of_one_flat_array():
+    """So that an optimiser updates them in one go (cnn._flat): at construction, after
+    set_params (a resume) or a replaced entry, and in a pickled copy, at the next pass;
+    the values stay those of the dict, and the flat update is the per-parameter one."""
+    import pickle
+    from cnn._flat import tiling
+    rng = np.random.default_rng(13)
+    net = perturbed(MnistNet(input_shape=(12, 12), hidden=5, n_classes=3, seed=2), 3)
+    names = list(net.params)
+    x, y = rng.random((6, 1, 12, 12)), rng.integers(0, 3, 6)
+    net.loss_and_grads(x, y)                           # perturbed() replaced every entry
+    assert tiling(net.params, names) is not None
+    values = {k: v.copy() for k, v in net.params.items()}
+    net.set_params({k: v + 1 for k, v in values.items()})
+    clone = pickle.loads(pickle.dumps(net))
+    for n in (net, clone):
+        grads = n.loss_and_grads(x, y)[1]
+        assert tiling(n.params, names) is not None and tiling(grads, names) is not None
+        for k in names:
+            np.testing.assert_array_equal(n.params[k], values[k] + 1)
+    loose = {k: v.copy() for k, v in net.params.items()}
+    grads = net.loss_and_grads(x, y)[1]
+    cnn.SGD(0.1, momentum=0.5).step(net.params, grads)
+    cnn.SGD(0.1, momentum=0.5).step(loose, {k: g.copy() for k, g in grads.items()})
+    for k in names:
+        np.testing.assert_array_equal(net.params[k], loose[k])
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (13, 23), (11, 11)])
+def test_the_cache_holds_the_window_maxima_in_nchw(shape):
+    """Whatever layout the conv output has between conv and pool (cnn._conv_pool), the
+    forward cache's ``m`` is max_pool2d of the conv output (the site's figure reads it)."""
+    net = MnistNet(input_shape=shape, dtype="float64", seed=1)
+    _, cache = net.forward(np.random.default_rng(0).random((3, 1) + shape))
+    z = cnn.conv2d(cache.x, net.params["conv_w"], net.params["conv_b"])
+    np.testing.assert_array_equal(cache.m, cnn.max_pool2d(z, size=net.pool, stride=net.pool))
