@@ -108,7 +108,7 @@ class DenseOnlyNet(Network):
 
     def forward(self, x):
         p = self.params
-        x = self._input(x)
+        x = self.prepare_input(x)
         f = x.reshape(len(x), -1)
         z3 = dense(f, p["w3"], p["b3"])
         a3 = arctan(z3)
@@ -128,11 +128,11 @@ class DenseOnlyNet(Network):
         return {k: g[k] for k in p}
 
     # Same cost, decision rule and labels (0 or 1) as the CNN. (The input and
-    # label hooks, ``Network._input`` and ``_label_error``, are the base class's
+    # label hooks, ``Network.prepare_input`` and ``label_error``, are the base class's
     # extension points for a subclass.)
     loss = Digits01Net.loss
     predict_from_output = Digits01Net.predict_from_output
-    _label_error = Digits01Net._label_error
+    label_error = Digits01Net.label_error
 
 
 def make_net(variant: str, dense_sizes, seed: int, dtype: str = "float64") -> Network:

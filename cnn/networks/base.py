@@ -164,8 +164,12 @@ class Network:
         self.set_input_scaling(mean, std if std > 0 else 1.0)
 
     # -- shared steps --------------------------------------------------------------------
-    def _input(self, x) -> np.ndarray:
-        """``x`` checked as (N, 1, H, W) images of this network, standardised, in its dtype."""
+    def prepare_input(self, x) -> np.ndarray:
+        """``x`` checked as (N, 1, H, W) images of this network, standardised, in its dtype.
+
+        What every network's :meth:`forward` calls first; a subclass with a
+        forward pass of its own calls it too (it is the one input policy).
+        """
         x = as_array(x, "x")
         H, W = self.config["input_shape"]
         if x.ndim == 3:
@@ -190,7 +194,7 @@ class Network:
         The rule belongs to the network: a classifier with ``config["n_classes"]``
         $= K$ takes integer class indices $0..K-1$; a network without one (the
         toy net) regresses and takes any finite real number; a subclass with
-        other targets overrides :meth:`_label_error` (:class:`Digits01Net`: 0 or 1).
+        other targets overrides :meth:`label_error` (:class:`Digits01Net`: 0 or 1).
 
         Parameters
         ----------
@@ -214,12 +218,12 @@ class Network:
             raise ValueError(f"{name}: got shape {y.shape}; expected ({n},), one label per "
                              f"image{of}")
         check_real(y, name)
-        error = self._label_error(y, name)
+        error = self.label_error(y, name)
         if error is not None:
             raise error
         return y
 
-    def _label_error(self, y: np.ndarray, name: str) -> Exception | None:
+    def label_error(self, y: np.ndarray, name: str) -> Exception | None:
         """The error for labels ``y`` (shape and dtype checked real) this network cannot
         learn, or None; see :meth:`check_labels`. (NaN or inf targets of a regression
         raise at once, with :func:`cnn._validate.check_finite`'s message.)"""

@@ -183,7 +183,7 @@ class Digits01Net(Network):
     def forward(self, x):
         """Output $o$ (N, 1) and the cache of every intermediate for :meth:`backward`."""
         p = self.params
-        x = self._input(x)
+        x = self.prepare_input(x)
         z1 = conv2d(x, p["w1"], p["b1"], padding=1)
         a1 = _per_channel(self.L1_ACTIVATIONS, z1)
         p1 = max_pool2d(a1)
@@ -236,7 +236,7 @@ class Digits01Net(Network):
         y = self.check_labels(y, len(output))
         return l2_loss(output, y.astype(output.dtype).reshape(-1, 1))
 
-    def _label_error(self, y, name):
+    def label_error(self, y, name):
         """Labels are 0 or 1 (as integers, booleans or floats): the logistic output's range."""
         return _out_of_range(y, ~np.isin(y, (0, 1)), "0 or 1", name, self.name)
 

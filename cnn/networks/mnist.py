@@ -210,7 +210,7 @@ class MnistNet(Network):
                 raise ValueError(f"params[{name!r}]: got shape {np.shape(self.params.get(name))}; "
                                  f"expected {shape} for this network's config")
         self._pack()
-        x = self._input(x)
+        x = self.prepare_input(x)
         return np.ascontiguousarray(x)
 
     @staticmethod

@@ -49,7 +49,7 @@ class ToyNet(Network):
 
     def forward(self, x):
         """Outputs (N, 1) for images ``x`` (N, 3, 3) or (N, 1, 3, 3); the cache is ``x``."""
-        x = self._input(x)[:, 0]
+        x = self.prepare_input(x)[:, 0]
         out = np.array([[toy_net.forward(img, self.params["kernel"], self.params["weights"]).out]
                         for img in x])
         return out, x
