@@ -24,6 +24,7 @@ from typing import Any
 
 import sympy as sp
 
+from .js import js
 from .loader import (EXPORT_DIR, MAX_EXPORT_BYTES, SCHEMA_VERSION, Case, Chain, ChainStep,
                      Export, ExportError, Formula, _dumps, content_digest, read)
 from .proof import Proof
@@ -34,11 +35,16 @@ __all__ = ["formula", "Fact", "FactNotProven", "fact", "case", "document", "name
 
 
 def formula(expr: sp.Basic, lhs: str, description: str = "") -> dict[str, str]:
-    """One exported formula: ``lhs = expr``, with ``lhs`` given as LaTeX."""
+    """One exported formula: ``lhs = expr``, with ``lhs`` given as LaTeX.
+
+    ``js`` is the expression printed as JavaScript (:func:`derivations.js.js`), for
+    reading and drift only: the site prints its own from the parsed ``srepr``.
+    """
     return {
         "lhs": lhs,
         "latex": sp.latex(expr),
         "srepr": sp.srepr(expr),
+        "js": js(expr),
         "description": description,
     }
 
@@ -133,7 +139,7 @@ def case(parameters: dict[str, Any], variables: dict[str, Any],
     ``formulas`` maps each name to a :func:`formula` record.
     """
     for name, f in formulas.items():
-        if not isinstance(f, dict) or set(f) != {"lhs", "latex", "srepr", "description"}:
+        if not isinstance(f, dict) or set(f) != {"lhs", "latex", "srepr", "js", "description"}:
             raise TypeError(f"formula {name!r} is not an export.formula record: {f!r:.80}")
     return {"parameters": parameters, "variables": variables, "formulas": formulas}
 

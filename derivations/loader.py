@@ -14,7 +14,8 @@ two exports reads like a diff of formulas::
           "variables": {"kernel": [["k_{0,0}", ...]], "label": "y", ...},
           "formulas": {
             "<name>": {"lhs": "<LaTeX>", "latex": "<LaTeX>",
-                       "srepr": "<sympy.srepr>", "description": "..."}
+                       "srepr": "<sympy.srepr>", "description": "...",
+                       "js": "<JavaScript over v, derivations.js>"}
           }
         }
       },
