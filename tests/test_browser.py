@@ -66,10 +66,15 @@ def _site_pages() -> list[str]:
     that this is exactly the set of pages in the built site.
     """
     pages = [p.relative_to(DOCS).with_suffix(".html").as_posix()
-             for p in DOCS.rglob("*.md") if "hooks" not in p.relative_to(DOCS).parts]
+             for p in _english_sources(DOCS.rglob("*.md")) if "hooks" not in p.relative_to(DOCS).parts]
     pages += [p.relative_to(DOCS).with_suffix(".html").as_posix()
-              for p in (DOCS / "notebooks").glob("*.py")]
+              for p in _english_sources((DOCS / "notebooks").glob("*.py"))]
     return sorted(pages)
+
+
+def _english_sources(paths) -> list[Path]:
+    """The English site's sources: not the Chinese edition's X.zh.md (tests/test_i18n.py)."""
+    return [p for p in paths if ".zh" not in p.suffixes]
 
 
 PAGES = _site_pages()
@@ -78,7 +83,7 @@ NOTEBOOK_PAGES = [p for p in PAGES if p.startswith("notebooks/")]
 
 def _built_pages(site: Path) -> list[str]:
     return sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html")
-                  if p.name != "404.html")
+                  if p.name != "404.html" and p.relative_to(site).parts[0] != "zh")
 
 
 def test_every_built_page_is_visited(built_site):
@@ -888,15 +893,20 @@ _FIGURES_JS = r"""
 
 def _figure_pages() -> dict[str, int]:
     """Site page -> number of figures its source asks for (placeholders, SVG cells)."""
-    import re
     pages = {}
-    for path in sorted(DOCS.rglob("*.md")) + sorted((DOCS / "notebooks").glob("*.py")):
-        text = path.read_text(encoding="utf-8")
-        n = len(re.findall(r"^\s*\{\{\s*figure\(", text, re.M))
-        n += len(re.findall(r"^SVG\(FIGURES\[", text, re.M))
+    for path in _english_sources(sorted(DOCS.rglob("*.md")) + sorted((DOCS / "notebooks").glob("*.py"))):
+        n = figure_count(path)
         if n:
             pages[path.relative_to(DOCS).with_suffix(".html").as_posix()] = n
     return pages
+
+
+def figure_count(source: Path) -> int:
+    """How many figures a page's source asks for (placeholders, SVG cells)."""
+    import re
+    text = source.read_text(encoding="utf-8")
+    return (len(re.findall(r"^\s*\{\{\s*figure\(", text, re.M))
+            + len(re.findall(r"^SVG\(FIGURES\[", text, re.M)))
 
 
 FIGURE_PAGES = _figure_pages()
@@ -904,6 +914,12 @@ FIGURE_PAGES = _figure_pages()
 
 @pytest.mark.parametrize("page", sorted(FIGURE_PAGES))
 def test_page_figures_are_visible_and_fit_the_column(browser, server, page):
+    problems = figure_problems(browser, server, page, FIGURE_PAGES[page])
+    assert not problems, "figures:\n  " + "\n  ".join(problems)
+
+
+def figure_problems(browser, server, page: str, expected: int) -> list[str]:
+    """What is wrong with the ``expected`` figures of ``page``, at 1280 and 390 px."""
     recorder = Recorder(browser)
     problems = []
     try:
@@ -918,9 +934,8 @@ def test_page_figures_are_visible_and_fit_the_column(browser, server, page):
                 problems.append(f"{at}: {found['error']}")
                 continue
             figures = found["figures"]
-            if len(figures) != FIGURE_PAGES[page]:
-                problems.append(f"{at}: {len(figures)} figures, the source asks for "
-                                f"{FIGURE_PAGES[page]}")
+            if len(figures) != expected:
+                problems.append(f"{at}: {len(figures)} figures, the source asks for {expected}")
             for f in figures:
                 if not f["visible"] or f["width"] < 50 or f["height"] < 50:
                     problems.append(f"{at}: {f['name']} not visible or empty "
@@ -936,4 +951,4 @@ def test_page_figures_are_visible_and_fit_the_column(browser, server, page):
     finally:
         problems += recorder.problems()
         recorder.close()
-    assert not problems, "figures:\n  " + "\n  ".join(problems)
+    return problems

@@ -4,7 +4,7 @@
   both files are in the build (docs/hooks/notebooks.py);
 * MathJax is left out of the pages without math, and kept on the others
   (docs/hooks/light_pages.py, ``has_math``);
-* no source maps, no unused lunr language packs; the search index in its two
+* no source maps, no lunr language pack but English's and Chinese's; the search index in its two
   forms (JSON for a served site, JS for ``file://``) and nothing more;
 * 404.html uses no root-absolute URL (it must work from ``file://``);
 * building prints none of the notices a newcomer reads as alarming.
@@ -117,9 +117,28 @@ def test_no_source_maps_shipped(built_site):
 
 
 def test_no_unused_search_language_packs(built_site):
+    """English and Chinese search (tests/test_i18n.py): the three lunr files the worker
+    imports for them, each named in Material's search worker, and nothing else."""
     index = json.loads((built_site / "search" / "search_index.json").read_text(encoding="utf-8"))
-    assert index["config"]["lang"] == ["en"]
-    assert not (built_site / "assets" / "javascripts" / "lunr").exists()
+    assert index["config"]["lang"] == ["en", "zh"]
+    lunr = built_site / "assets" / "javascripts" / "lunr"
+    shipped = sorted(p.relative_to(lunr).as_posix() for p in lunr.rglob("*") if p.is_file())
+    assert shipped == ["min/lunr.multi.min.js", "min/lunr.stemmer.support.min.js",
+                       "min/lunr.zh.min.js"], shipped
+    worker = "".join(p.read_text(encoding="utf-8")
+                     for p in built_site.glob("assets/javascripts/workers/search.*.js"))
+    for name in ("lunr.multi.min.js", "lunr.stemmer.support.min.js", "lunr.${"):
+        assert name in worker, f"Material's search worker no longer imports {name}"
+
+
+@pytest.mark.parametrize("languages, files", [
+    (["en"], set()),
+    (["en", "zh"], {"min/lunr.stemmer.support.min.js", "min/lunr.zh.min.js",
+                    "min/lunr.multi.min.js"}),
+    (["ja"], {"min/lunr.stemmer.support.min.js", "min/lunr.ja.min.js", "tinyseg.js"}),
+])
+def test_lunr_files_are_what_the_worker_imports(languages, files):
+    assert light.lunr_files(languages) == files
 
 
 def test_search_index_shipped_once_per_way_of_reading(built_site):

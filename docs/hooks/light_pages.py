@@ -14,8 +14,9 @@
 * **Nothing no page uses** (:func:`prune`, after the build): the source maps
   of Material's bundles (``*.map``, only ever fetched by an open developer
   console; the ``sourceMappingURL`` comment pointing at each goes too), and
-  Material's lunr language packs (``assets/javascripts/lunr/``, 950 KB), which
-  the search worker imports only for a search language other than English.
+  Material's lunr language packs (``assets/javascripts/lunr/``, 950 KB) but
+  those the search worker imports for the configured languages
+  (:func:`lunr_files`: for ``[en, zh]`` three files, 16 KB).
   Both search indexes stay: ``search_index.json`` is what search reads on a
   served site, ``search_index.js`` (written by the ``offline`` plugin) what it
   reads from ``file://``.
@@ -91,11 +92,36 @@ def prune(site: Path) -> list[str]:
     index = site / "search" / "search_index.json"
     if lunr.is_dir() and index.is_file():
         languages = json.loads(index.read_text(encoding="utf-8"))["config"]["lang"]
-        if languages == ["en"]:          # the worker imports lunr/ only for other languages
-            for path in sorted(p for p in lunr.rglob("*") if p.is_file()):
+        keep = lunr_files(languages)
+        for path in sorted(p for p in lunr.rglob("*") if p.is_file()):
+            if path.relative_to(lunr).as_posix() not in keep:
                 removed.append(path.relative_to(site).as_posix())
+                path.unlink()
+        if not keep:
             _rmtree(lunr)
     return removed
+
+
+def lunr_files(languages: list[str]) -> set[str]:
+    """The files of ``assets/javascripts/lunr/`` Material's search worker imports.
+
+    As its worker does (``setupSearchLanguages``): nothing for English alone;
+    otherwise the stemmer support, one pack per language other than English,
+    the multi-language pack for more than one language, and the segmenters of
+    Japanese (``tinyseg.js``) and Hindi/Thai (``wordcut.js``). Chinese needs
+    only ``lunr.zh`` and the rest: its text is cut into words at build time (jieba).
+    """
+    if languages == ["en"]:
+        return set()
+    files = {"min/lunr.stemmer.support.min.js"}
+    files |= {f"min/lunr.{lang}.min.js" for lang in languages if lang != "en"}
+    if len(languages) > 1:
+        files.add("min/lunr.multi.min.js")
+    if "ja" in languages:
+        files.add("tinyseg.js")
+    if {"hi", "th"} & set(languages):
+        files.add("wordcut.js")
+    return files
 
 
 def _rmtree(directory: Path) -> None:
@@ -146,6 +172,8 @@ def on_post_build(*, config) -> None:
     not_found = site / "404.html"
     if not_found.is_file():          # rendered from a template: no on_post_page for it
         text = not_found.read_text(encoding="utf-8")
+        if _BASE_SCRIPT in text:     # done: the Chinese build writes no 404 (docs/hooks/i18n.py)
+            return
         if not has_math(text):
             text = without_mathjax(text, "404.html")
         not_found.write_text(relocatable_404(text), encoding="utf-8")
