@@ -22,12 +22,14 @@ nav). What is checked:
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import jupytext
 import pytest
 import yaml
 
@@ -49,9 +51,7 @@ ENGLISH_ONLY = {
     "performance.md": "reference: performance internals (issue 16 lets them stay English)",
     "reliability.md": "reference: reliability (issue 16 lets it stay English)",
     "verification.md": "reference: what the tests check, counted at build time",
-    **{f"notebooks/{p.name}": "executed notebook, not translated this round: one notebook per "
-       "subject, its prose to be selected by language (docs/hooks/i18n.py)"
-       for p in sorted((DOCS / "notebooks").glob("*.py")) if ".zh" not in p.suffixes},
+    "notebooks/performance.py": "reference: the benchmark's records, beside performance.md",
 }
 
 _hook_spec = importlib.util.spec_from_file_location("docs_i18n_hook", DOCS / "hooks" / "i18n.py")
@@ -69,20 +69,45 @@ def _translation(source: Path) -> Path:
     return source.with_name(f"{source.stem}.{CHINESE}{source.suffix}")
 
 
-TRANSLATED = [p for p in ENGLISH_PAGES if _translation(_source(p)).is_file()]
+def _is_notebook(source: Path) -> bool:
+    return source.suffix == ".py"
+
+
+def _is_translated(source: Path) -> bool:
+    """A page with its X.zh.md, or a notebook with Markdown cells tagged zh (one
+    notebook, its prose selected by language: docs/hooks/i18n.py)."""
+    if _is_notebook(source):
+        return CHINESE in hook.notebook_languages(source)
+    return _translation(source).is_file()
+
+
+def _texts(page: str) -> tuple[str, str]:
+    """(English, Chinese) source text of a translated page: the two .md files, or a
+    notebook's Markdown cells of each language."""
+    source = _source(page)
+    if not _is_notebook(source):
+        return (source.read_text(encoding="utf-8"),
+                _translation(source).read_text(encoding="utf-8"))
+    cells = jupytext.read(source).cells
+    return tuple("\n\n".join(c.source for c in cells if c.cell_type == "markdown"
+                               and c.metadata.get("tags") == [lang]) for lang in ("en", CHINESE))
+
+
+TRANSLATED = [p for p in ENGLISH_PAGES if _is_translated(_source(p))]
+TRANSLATED_MD = [p for p in TRANSLATED if not _is_notebook(_source(p))]
+TRANSLATED_NOTEBOOKS = [p for p in TRANSLATED if _is_notebook(_source(p))]
 
 
 # --------------------------------------------------------------------------- coverage
 
 def test_every_english_page_is_translated_or_marked_english_only():
     sources = [_source(p).relative_to(DOCS).as_posix() for p in ENGLISH_PAGES]
-    missing = [s for s in sources if s not in ENGLISH_ONLY
-               and not _translation(DOCS / s).is_file()]
+    missing = [s for s in sources if s not in ENGLISH_ONLY and not _is_translated(DOCS / s)]
     assert not missing, (
-        "English pages with no Chinese counterpart (docs/X.zh.md next to docs/X.md): "
-        f"{missing}; translate them, or add them to ENGLISH_ONLY in tests/test_i18n.py "
-        "with the reason")
-    stale = [s for s in ENGLISH_ONLY if s not in sources or _translation(DOCS / s).is_file()]
+        "English pages with no Chinese counterpart (docs/X.zh.md next to docs/X.md, or for "
+        f"a notebook Markdown cells tagged zh): {missing}; translate them, or add them to "
+        "ENGLISH_ONLY in tests/test_i18n.py with the reason")
+    stale = [s for s in ENGLISH_ONLY if s not in sources or _is_translated(DOCS / s)]
     assert not stale, f"ENGLISH_ONLY lists pages that no longer exist or are translated: {stale}"
 
 
@@ -164,11 +189,13 @@ def test_english_only_pages_carry_the_note_and_translations_do_not(built_site, p
     assert _parse(built_site, page).notes == 0, f"{page}: the English page carries the note"
 
 
-@pytest.mark.parametrize("page", TRANSLATED)
+@pytest.mark.parametrize("page", TRANSLATED_MD)
 def test_translated_page_keeps_every_english_anchor(built_site, page):
     """Links into a page (from English-only pages, from the other language, from
     outside) carry English anchors: a Chinese heading keeps its English id with
-    ``## 中文标题 { #english-id }``."""
+    ``## 中文标题 { #english-id }``. (A notebook's headings get their ids from their
+    text, with no such syntax: no page links into a notebook's sections, and a
+    link that did would fail the strict build's anchor check.)"""
     english = _parse(built_site, page).heading_ids
     chinese = set(_parse(built_site, f"{CHINESE}/{page}").heading_ids)
     missing = [i for i in english if i not in chinese]
@@ -222,6 +249,73 @@ def test_pages_name_no_language_alternates_for_material_to_look_up(built_site):
     assert hook.without_alternate_links(rss) == rss
 
 
+# --------------------------------------------------------------------------- what code writes
+
+def _article_text(path: Path) -> str:
+    """The words of a built page's article (its HTML's text, whitespace collapsed)."""
+    page = path.read_text(encoding="utf-8")
+    match = re.search(r'<article class="md-content__inner[^"]*"[^>]*>(.*)</article>', page, re.S)
+    assert match, f"{path}: no <article class=md-content__inner>"
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", match[1], flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+_MARKUP = re.compile(r"%\(\w+\)s|\$\$.*?\$\$|\$[^$]*\$|`[^`]*`|\*\*|[_\\<>&*\[\]()]", re.S)
+
+
+def _sample(text: str) -> str:
+    """The longest run of plain words in a message or a Markdown line (no markup, math,
+    code or fields), whitespace collapsed."""
+    return max((" ".join(piece.split()) for piece in _MARKUP.split(text)), key=len, default="")
+
+
+@pytest.mark.parametrize("page", TRANSLATED_NOTEBOOKS)
+def test_a_translated_notebook_shows_each_language_its_own_prose(built_site, page):
+    """The English page has the English cells and no Chinese one; the Chinese page
+    the reverse (the other language's cells removed per build, docs/hooks/i18n.py)."""
+    english = _article_text(built_site / page)
+    chinese = _article_text(built_site / CHINESE / page)
+    cells = jupytext.read(_source(page)).cells
+    problems = []
+    for cell in cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type != "markdown" or tags not in (["en"], [CHINESE]):
+            continue
+        lines = [_sample(line.lstrip("#>-0123456789. ")) for line in cell.source.splitlines()]
+        sample = max(lines, key=len, default="")
+        if len(sample) < 12:
+            continue
+        own, other = (english, chinese) if tags == ["en"] else (chinese, english)
+        if sample not in own:
+            problems.append(f"{tags[0]} cell not shown on its page: {sample[:60]!r}")
+        if sample in other:
+            problems.append(f"{tags[0]} cell shown on the other language's page: {sample[:60]!r}")
+    assert not problems, f"{page}:\n  " + "\n  ".join(problems)
+
+
+def _generated_english() -> dict[str, str]:
+    """{plain words of an English message: its catalogue} for every translated message
+    of docs/locale/zh/ whose words the translation does not keep."""
+    from docs.locale import read
+    found = {}
+    for path in sorted((DOCS / "locale" / CHINESE).rglob("*.po")):
+        for message, translation in read(path).items():
+            sample = _sample(message)
+            if len(sample) >= 16 and " " in sample and sample not in translation:
+                found[sample] = path.relative_to(DOCS).as_posix()
+    return found
+
+
+@pytest.mark.parametrize("page", TRANSLATED_MD)
+def test_a_chinese_page_shows_no_english_text_from_code(built_site, page):
+    """Box titles, the exports' statements and steps, exercises and figure captions
+    reach a Chinese page in Chinese (docs/locale/)."""
+    text = _article_text(built_site / CHINESE / page)
+    english = [f"{sample[:70]!r} ({where})" for sample, where in _generated_english().items()
+               if sample in text]
+    assert not english, f"zh/{page} shows English text that code wrote:\n  " + "\n  ".join(english)
+
+
 # --------------------------------------------------------------------------- glossary
 
 def _glossary() -> list[tuple[list[str], list[str]]]:
@@ -256,6 +350,7 @@ NOT_CHECKED = {
 OTHER_SENSES = {
     r"Kronecker deltas?": "the Kronecker delta of index sums, not the error term δ",
     r"delta (?:and range )?rules?": "the Kronecker delta's summation rule (docs/layers/conv2d.md)",
+    r"\bcosts? (?:minutes|seconds|hours)": "the verb: what a run costs in time, not the loss",
 }
 #: Chinese does not inflect: the passive "proven" is 被证明 / 得到证明 as often as
 #: the adjective 已证明, and "dilated" 膨胀 as often as 膨胀后的.
@@ -288,10 +383,10 @@ def test_glossary_page_is_parsed():
 @pytest.mark.parametrize("page", TRANSLATED)
 def test_glossary_terms_used_consistently(page):
     """If the English page uses a glossary term, its Chinese page uses the Chinese form."""
-    english = _prose(_source(page).read_text(encoding="utf-8"))
+    english, chinese = map(_prose, _texts(page))
     for phrase in OTHER_SENSES:
         english = re.sub(phrase, " ", english, flags=re.I)
-    chinese = _prose(_translation(_source(page)).read_text(encoding="utf-8")).lower()
+    chinese = chinese.lower()
     problems = []
     for english_forms, chinese_forms in GLOSSARY:
         paired = len(english_forms) == len(chinese_forms)
@@ -304,7 +399,8 @@ def test_glossary_terms_used_consistently(page):
             wanted = [INFLECTED.get(term.lower(), w) for w in wanted]
             if not any(w.lower() in chinese for w in wanted):
                 problems.append(f"{term!r} -> {' or '.join(wanted)}")
-    assert not problems, (f"{_translation(_source(page)).relative_to(ROOT)}: the English page "
+    where = _source(page) if _is_notebook(_source(page)) else _translation(_source(page))
+    assert not problems, (f"{where.relative_to(ROOT)}: the English page "
                           f"uses these glossary terms, the Chinese page not their Chinese form "
                           f"(docs/glossary.zh.md):\n  " + "\n  ".join(problems))
 
@@ -341,7 +437,7 @@ def _zh_figures() -> dict[str, int]:
     pages = {}
     for page in ENGLISH_PAGES:
         source = _source(page)
-        n = browser_checks.figure_count(_translation(source) if page in TRANSLATED else source)
+        n = browser_checks.figure_count(_translation(source) if page in TRANSLATED_MD else source)
         if n:
             pages[f"{CHINESE}/{page}"] = n
     return pages

@@ -72,6 +72,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import derivations  # noqa: E402  (needs the sys.path fallback above)
+from docs.locale import ENGLISH, LANGUAGES, Domain, reset_warnings, speaking  # noqa: E402
+
+_ = Domain("site")   # this hook's own words; the exports' are Domain("derivations/<subject>")
 
 Loader = Callable[[str], Any]
 _log = logging.getLogger("mkdocs.hooks.exports")  # under "mkdocs": --strict counts its warnings
@@ -97,6 +100,7 @@ class _Renderer:
         return PluginError(f"{self.page}: {placeholder}: {message}")
 
     def export(self, subject: str, where: str):
+        """The export of ``subject`` (loaded once per page)."""
         if subject not in self._exports:
             try:
                 self._exports[subject] = self.loader(subject)
@@ -130,37 +134,34 @@ class _Renderer:
         if name not in facts:
             raise self.fail(where, f"{subject} has no fact {name!r}; it has {sorted(facts)}")
         fact = facts[name]
+        tr = Domain(f"derivations/{subject}")
         data = dict(fact.get("data") or {})
         sizes = data.pop("sizes", "none")
         assumptions = data.pop("assumptions", [])
         listed = data.pop("listed_sizes", [])
         steps = data.pop("steps", [])
-        if not fact["holds"]:
-            kind, title = "failure", "Refuted"
-        else:
-            titles = {"all": "Proven for every size",
-                      "listed": "Checked on the listed sizes (not proven for every size)"}
-            kind, title = "success", titles.get(sizes, "Proven")
-        body = [fact["statement"]]
+        kind, title = fact_title(fact["holds"], sizes)
+        body = [tr(fact["statement"])]
         if fact.get("latex"):
             body.append(_display(fact["latex"]))
         if sizes == "all":
-            body.append("**For every size**, assuming:\n\n"
-                        + "\n".join(f"- {_escape(a)}" for a in assumptions))
+            body.append(_("**For every size**, assuming:") + "\n\n"
+                        + "\n".join(f"- {_escape(tr(a))}" for a in assumptions))
         elif sizes == "listed":
-            shown = "; ".join(_escape(s) for s in listed[:3])
-            more = f" and {len(listed) - 3} more (see Sizes)" if len(listed) > 3 else ""
-            body.append(f"**Checked on these sizes:** {shown}{more}.")
+            shown = _("; ").join(_escape(tr(s)) for s in listed[:3])
             if len(listed) > 3:
-                body.append('??? note "Sizes"\n\n' + _indent(
-                    "\n".join(f"- {_escape(s)}" for s in listed), "    "))
-        for number, step in enumerate(steps, 1):
-            body.append(f"**Step {number}.** {_escape(step['justification'])}\n\n"
-                        + _display(step["latex"]))
-        body.append(f"Checked by: {_inline_code(fact['check'])}")
+                body.append(_("**Checked on these sizes:** %(sizes)s and %(more)s more (see Sizes).",
+                              sizes=shown, more=len(listed) - 3))
+                body.append(f'??? note "{_("Sizes")}"\n\n' + _indent(
+                    "\n".join(f"- {_escape(tr(s))}" for s in listed), "    "))
+            else:
+                body.append(_("**Checked on these sizes:** %(sizes)s.", sizes=shown))
+        body += [_step(number, tr(step["justification"]), step["latex"])
+                 for number, step in enumerate(steps, 1)]
+        body.append(_("Checked by: %(check)s", check=_inline_code(fact["check"])))
         if data:
             text = json.dumps(data, indent=1, sort_keys=True)
-            body.append('??? note "Data"\n\n' + _indent(_fence(text, "json"), "    "))
+            body.append(f'??? note "{_("Data")}"\n\n' + _indent(_fence(text, "json"), "    "))
         return f'!!! {kind} "{title}"\n\n' + _indent("\n\n".join(body), "    ")
 
     def chain(self, where: str, subject: str, name: str) -> str:
@@ -168,16 +169,17 @@ class _Renderer:
             c = self.export(subject, where).chain(name)
         except KeyError as exc:
             raise self.fail(where, _message(exc)) from exc
-        body = [c.description] if c.description else []
-        for number, step in enumerate(c.steps, 1):
-            equation = f"{c.lhs} = {step.latex}" if number == 1 else f"= {step.latex}"
-            body.append(f"**Step {number}.** {_escape(step.justification)}\n\n"
-                        + _display(equation))
-        body.append(f"Every step is proven equal to the one before it when the derivation "
-                    f"runs (`python -m derivations.{subject}`), which refuses to export a step "
-                    f"that does not follow.")
-        body.append('??? note "How the steps are proven"\n\n' + _indent(_escape(c.proven) + ".", "    "))
-        return '!!! abstract "Step by step"\n\n' + _indent("\n\n".join(body), "    ")
+        tr = Domain(f"derivations/{subject}")
+        body = [tr(c.description)] if c.description else []
+        body += [_step(number, tr(step.justification),
+                       f"{c.lhs} = {step.latex}" if number == 1 else f"= {step.latex}")
+                 for number, step in enumerate(c.steps, 1)]
+        body.append(_("Every step is proven equal to the one before it when the derivation "
+                      "runs (%(command)s), which refuses to export a step that does not follow.",
+                      command=f"`python -m derivations.{subject}`"))
+        body.append(f'??? note "{_("How the steps are proven")}"\n\n'
+                    + _indent(_("%(how)s.", how=_escape(tr(c.proven))), "    "))
+        return f'!!! abstract "{_("Step by step")}"\n\n' + _indent("\n\n".join(body), "    ")
 
     def exercise(self, where: str, page: str, name: str) -> str:
         module = self.root / "docs" / "exercises" / f"{page}.py"
@@ -193,9 +195,9 @@ class _Renderer:
         except Exception as exc:       # the answer is computed: a failure fails the build
             raise self.fail(where, f"computing the exercise failed: {type(exc).__name__}: "
                                    f"{exc}") from exc
-        answer = '??? success "Answer"\n\n' + _indent(ex.answer, "    ")
-        return (f'!!! question "Exercise: {_escape(ex.title)}"\n\n'
-                + _indent(ex.question + "\n\n" + answer, "    "))
+        answer = f'??? success "{_("Answer")}"\n\n' + _indent(ex.answer, "    ")
+        title = _("Exercise: %(title)s", title=_escape(ex.title))
+        return f'!!! question "{title}"\n\n' + _indent(ex.question + "\n\n" + answer, "    ")
 
     def source(self, where: str, path: str, name: str | None = None) -> str:
         file = (self.root / path).resolve()
@@ -456,6 +458,24 @@ def _exercise_module(path: Path) -> dict[str, Callable]:
     return _EXERCISE_MODULES[path]
 
 
+def fact_title(holds: bool, sizes: str) -> tuple[str, str]:
+    """(admonition kind, title) of a fact's box: refuted, or proven for every size
+    (``sizes`` "all"), checked on listed sizes ("listed"), proven (no sizes)."""
+    if not holds:
+        return "failure", _("Refuted")
+    if sizes == "all":
+        return "success", _("Proven for every size")
+    if sizes == "listed":
+        return "success", _("Checked on the listed sizes (not proven for every size)")
+    return "success", _("Proven")
+
+
+def _step(number: int, justification: str, latex: str) -> str:
+    """One step of a derivation: its number and justification, then its equation."""
+    return (f"**{_('Step %(number)s.', number=number)}** {_escape(justification)}\n\n"
+            + _display(latex))
+
+
 def _display(latex: str) -> str:
     """A display-math block that pymdownx.arithmatex recognises."""
     return f"$$\n{latex}\n$$"
@@ -571,13 +591,25 @@ def collect_tests(root: Path) -> dict[str, list[str]]:
 # ---------------------------------------------------------------------------
 def on_pre_build(*, config) -> None:
     _COLLECTED.clear()   # `mkdocs serve` rebuilds: count the tests again
+    reset_warnings()     # and say again which translations are missing
 
 
 def on_page_markdown(markdown: str, *, page, config, files) -> str:
     if not page.file.src_uri.endswith(".md"):
         return markdown  # notebooks (mkdocs-jupyter) render their own source
     root = Path(config.config_file_path).resolve().parent
-    return render_placeholders(markdown, page=page.file.src_uri, root=root)
+    # A page's language is its file's: X.zh.md is Chinese; a page the Chinese
+    # site shows in English (no X.zh.md) keeps English boxes under its note.
+    language = page_language(page.file.src_uri)
+    with speaking(language):
+        return render_placeholders(markdown, page=page.file.src_uri, root=root)
+
+
+def page_language(src_uri: str) -> str:
+    """The language of a page's source: ``layers/conv2d.zh.md`` -> "zh", otherwise "en"."""
+    suffixes = Path(src_uri).suffixes
+    language = suffixes[-2].lstrip(".") if len(suffixes) >= 2 else ENGLISH
+    return language if language in LANGUAGES else ENGLISH
 
 
 # nbconvert's template, as used by mkdocs-jupyter, adds a MathJax 2 loader

@@ -18,13 +18,20 @@ This hook, for the Chinese build only,
   After the plugin, the hook wraps them again the way mkdocs-jupyter does,
   under ``zh/`` in the Chinese build, with both languages as alternates for
   the language selector;
-* (notebooks, when they are translated) one notebook per subject, its prose
-  selected by language, not a translated copy per language: the code cells
-  compute, draw and check, and must exist once (a ``mnist.zh.py`` would be a
-  second copy of every cell, free to drift from the first). The plan: Markdown
-  cells tagged ``zh`` or ``en``, the other language's cells removed per build
-  through mkdocs-jupyter's ``remove_tag_config``. Not done this round: the
-  notebooks are English in both sites, with the note;
+* translates the notebooks the way they are written: one notebook per
+  subject, its prose selected by language, not a translated copy per language.
+  The code cells compute, draw and check, and must exist once (a
+  ``mnist.zh.py`` would be a second copy of every cell, free to drift from the
+  first). Each Markdown cell of a translated notebook is tagged ``en`` or
+  ``zh`` (the Chinese cell right after its English one, which
+  tests/test_translations.py checks); before mkdocs-jupyter renders a
+  notebook page (:func:`on_pre_page`), the hook tells it to remove the cells
+  of the other language (its ``remove_tag_config``, part of its cache key),
+  and sets ``CNN_DOCS_LANGUAGE`` for the kernel it starts, so that what the
+  code draws with ``docs.figures`` is labelled in the page's language. Each
+  language's build caches its notebooks in a directory of its own (the
+  plugin evicts, after a build, what that build did not use). A notebook with
+  no ``zh`` cells is English in both sites, with the note;
 * drops the ``<link rel="alternate" hreflang>`` tags from every page's head
   (:func:`without_alternate_links`). Material reads each as the root of a
   language and fetches ``sitemap.xml`` next to it, to map a click into that
@@ -46,10 +53,17 @@ import logging
 import os
 import posixpath
 import re
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import jupytext
 from mkdocs.plugins import event_priority
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from docs.locale import ENGLISH, ENVIRONMENT, LANGUAGES  # noqa: E402  (needs the path above)
 
 #: The nav entry the Chinese build appends (title translated by nav_translations).
 GLOSSARY = {"Glossary": "glossary.md"}
@@ -71,9 +85,26 @@ def current_language(config) -> str | None:
 
 
 def is_fallback(page) -> bool:
-    """Whether a page of the Chinese build is the English text (no X.zh.md / X.zh.py)."""
+    """Whether a page of the Chinese build is the English text (no X.zh.md, or a
+    notebook with no Markdown cell tagged zh)."""
     name = posixpath.basename(page.file.src_uri)
-    return ".zh." not in name
+    if name.endswith(".py"):
+        return CHINESE not in notebook_languages(page.file.abs_src_path)
+    return f".{CHINESE}." not in name
+
+
+def notebook_languages(source) -> set[str]:
+    """The languages a notebook's prose is written in: the tags of its Markdown cells
+    among the site's languages (empty for a notebook not tagged by language)."""
+    notebook = jupytext.read(source)
+    return {tag for cell in notebook.cells if cell.cell_type == "markdown"
+            for tag in cell.metadata.get("tags", []) if tag in LANGUAGES}
+
+
+def notebook_language(page, config) -> str:
+    """The language a notebook page is shown in: the build's if the notebook has it."""
+    build = current_language(config) or ENGLISH
+    return build if build in notebook_languages(page.file.abs_src_path) else ENGLISH
 
 
 def english_url(url: str) -> str:
@@ -99,10 +130,21 @@ def fallback_note(url: str) -> str:
 # ---------------------------------------------------------------------------
 # MkDocs events
 # ---------------------------------------------------------------------------
+#: mkdocs-jupyter's options as mkdocs.yml sets them (before this hook changes them per build).
+_JUPYTER_OPTIONS: dict = {}
+
+
 def on_config(config):
     # Runs before the i18n plugin's own on_config (priority -100), which for
     # the second build has already set current_language to "zh".
     chinese = current_language(config) == CHINESE
+    jupyter = config.plugins.get("mkdocs-jupyter")
+    if jupyter is not None:
+        options = _JUPYTER_OPTIONS.setdefault(id(jupyter), {
+            "cache_dir": jupyter.config["cache_dir"],
+            "remove_tag_config": dict(jupyter.config["remove_tag_config"])})
+        language = current_language(config) or ENGLISH
+        jupyter.config["cache_dir"] = posixpath.join(options["cache_dir"], language)
     nav = [entry for entry in (config.nav or []) if entry != GLOSSARY]
     if chinese:
         nav.append(dict(GLOSSARY))
@@ -146,6 +188,20 @@ def notebook_pages(files, config):
         files.remove(file)
         files.append(page)
     return files
+
+
+@event_priority(100)             # before mkdocs-jupyter's on_pre_page reads its options
+def on_pre_page(page, *, config, files):
+    jupyter = config.plugins.get("mkdocs-jupyter")
+    if jupyter is None or not jupyter.should_include(page.file):
+        return page
+    language = notebook_language(page, config)
+    options = dict(_JUPYTER_OPTIONS[id(jupyter)]["remove_tag_config"])
+    options["remove_cell_tags"] = sorted({*options.get("remove_cell_tags", ()),
+                                          *(lang for lang in LANGUAGES if lang != language)})
+    jupyter.config["remove_tag_config"] = options
+    os.environ[ENVIRONMENT] = language        # read by the kernel mkdocs-jupyter starts
+    return page
 
 
 def on_page_content(html: str, *, page, config, files) -> str:

@@ -37,11 +37,18 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import jupytext
 
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from docs.locale import Domain  # noqa: E402  (needs the path above)
+
+_ = Domain("site")
 JUPYTER_CONFIG = Path(__file__).resolve().parent / "jupyter"
 #: The recorded runs the notebooks read (studies.records.RESULTS).
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -63,11 +70,12 @@ def notebook_json(source: Path) -> str:
 
 
 def downloads_html(stem: str) -> str:
+    """The download line, in the language of the page (``docs.locale.language()``: the
+    i18n hook sets it for each notebook page)."""
     name = html.escape(stem, quote=True)
-    return (f'<p class="{DOWNLOADS_CLASS}">Download this notebook: '
-            f'<a href="{name}.ipynb" download>.ipynb</a> · '
-            f'<a href="{name}.py" download>.py</a> '
-            f'<small>(the .ipynb comes without outputs: run it to see them)</small></p>')
+    links = f'<a href="{name}.ipynb" download>.ipynb</a> · <a href="{name}.py" download>.py</a>'
+    return (f'<p class="{DOWNLOADS_CLASS}">{_("Download this notebook: %(links)s", links=links)} '
+            f'<small>{_("(the .ipynb comes without outputs: run it to see them)")}</small></p>')
 
 
 _FIRST_H1_END = re.compile(r"</h1>", re.I)

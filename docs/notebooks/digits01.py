@@ -1,4 +1,4 @@
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # # The digits 0/1 CNN and the "broken back-prop" study
 #
 # Seed 000 builds a two-layer, multi-channel CNN for scikit-learn's 8x8
@@ -17,6 +17,16 @@
 #   `python -m studies.broken_backprop --seeds 20 --jobs 2 --out docs/results/broken_backprop.json --quiet`
 #   (the page reads that file; each of its runs is
 #   `cnn train digits01 --backprop VARIANT --dense-sizes H1,H2 --seed SEED`).
+
+# %% [markdown] tags=["zh"]
+# # 识别数字 0/1 的 CNN 与“错误反向传播”研究
+#
+# 源教程 000 为 scikit-learn 的 8x8 手写数字数据集搭建了一个两层、多通道的 CNN，区分 0 和 1，用动量训练它，然后故意破坏它的反向传播（把最大池化之后的导数转置或旋转；把池化掩码旋转）。在文章展示的三次运行中，被破坏的网络仍然达到了 100% 的测试准确率，作者觉得这一点很有意思。本页训练这个网络（`cnn.Digits01Net`），然后用许多个随机种子重复这个破坏实验，并说明证据表明了什么。
+#
+# 复现方法：
+#
+# * 现场训练：`cnn train digits01`（默认划分）和 `cnn train digits01 --split seed`（源教程的划分）；
+# * 这项研究：在仓库检出目录的根目录下运行 `python -m studies.broken_backprop --seeds 20 --jobs 2 --out docs/results/broken_backprop.json --quiet`（本页读取这个文件；其中的每次运行都是 `cnn train digits01 --backprop VARIANT --dense-sizes H1,H2 --seed SEED`）。
 
 # %%
 import sys
@@ -37,7 +47,7 @@ from studies import broken_backprop as bb, load_record  # noqa: E402
 settings = bb.cli_defaults()      # the `cnn train digits01` defaults
 print(settings)
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ## The network
 #
 # Two 3x3 kernels with zero padding 1, the seed's per-channel activations
@@ -47,6 +57,11 @@ print(settings)
 # arctan, tanh and a logistic output; the L2 cost
 # $L = \frac1N\sum_n \tfrac12 (o_n - y_n)^2$. Shapes for a batch of 5 images:
 
+# %% [markdown] tags=["zh"]
+# ## 网络结构
+#
+# 两个 3x3 卷积核，零填充 1 圈，按源教程的做法每个通道用不同的激活函数（ReLU、arctan），2x2 最大池化；四个 3x3 卷积核，每个都对两张输入特征图求和（标准的多通道卷积），激活函数依次为 arctan、ReLU、arctan、tanh，2x2 最大池化；展平为 16 个数；全连接层使用 arctan 和 tanh，输出用 logistic；代价为 L2 代价 $L = \frac1N\sum_n \tfrac12 (o_n - y_n)^2$。批量为 5 张图像时各数组的形状：
+
 # %%
 net = cnn.Digits01Net()
 _, cache = net.forward(np.zeros((5, 1, 8, 8)))
@@ -54,11 +69,14 @@ for name in ("x", "z1", "p1", "z2", "p2", "f", "a3", "a4", "z5"):
     print(f"{name:>3}: {cache[name].shape}")
 print({k: v.shape for k, v in net.params.items()}, f"- {net.n_params()} parameters")
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # The same network as a picture. Read it from the top: each arrow is one
 # operation, each box the array it produces, with its shape (N is the number
 # of images in the batch). The shapes are read from a forward pass, like the
 # printout above; the picture comes from `docs/figures/networks.py`.
+
+# %% [markdown] tags=["zh"]
+# 下面用一张图表示同一个网络。从上往下读：每个箭头是一步运算，每个方框是它产生的数组，并标有形状（N 是批量中图像的张数）。这些形状和上面打印的一样，读自一次前向传播；图由 `docs/figures/networks.py` 生成。
 
 # %%
 from docs.figures import FIGURES  # noqa: E402
@@ -67,12 +85,17 @@ figure = FIGURES["arch_digits01"]()
 HTML(f'<figure class="cnn-figure">{figure.svg}<figcaption>{figure.caption}</figcaption>'
      '</figure>')
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ## Training, live, on both splits
 #
 # The default split holds out a stratified 25% of the 360 images of 0s and
 # 1s (90 test images). The seed's split shuffles and keeps only the first 10
 # images for testing: a test set on which one error costs 10 points.
+
+# %% [markdown] tags=["zh"]
+# ## 现场训练，两种划分
+#
+# 默认划分从 360 张 0 和 1 的图像中分层抽取 25% 留作测试（90 张测试图像）。源教程的划分先打乱顺序，只留前 10 张图像做测试：在这样的测试集上，错一张就要少 10 个百分点。
 
 # %%
 def train_digits01(split, **overrides):
@@ -96,9 +119,12 @@ for split, (n, data, h, _) in runs.items():
           f"final training cost {n.evaluate(data.X_train, data.y_train)['loss']:.2e}, "
           f"{h.seconds:.1f} s")
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # Both reach what we ask of this network: at least 99% on the held-out 90
 # images, and at least the seed's "every image on test set except for one" on its own split.
+
+# %% [markdown] tags=["zh"]
+# 两种划分都达到了我们对这个网络的要求：在留出的 90 张图像上至少 99%；在源教程自己的划分上，至少做到源教程所说的“测试集上除了一张图像，其余全部分类正确”。
 
 # %%
 fig, ax = plt.subplots(1, 2, figsize=(10, 3.4))
@@ -113,10 +139,13 @@ ax[1].set(xlabel="epoch", ylabel="%", title="test accuracy")
 ax[1].legend()
 fig.tight_layout()
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # The learned kernels (default split), before and after training: layer 1's
 # two 3x3 kernels, and layer 2's four output channels, each with one 3x3
 # kernel per input map.
+
+# %% [markdown] tags=["zh"]
+# 训练前后学到的卷积核（默认划分）：第 1 层的两个 3x3 卷积核，以及第 2 层的四个输出通道，每个通道对每张输入特征图各有一个 3x3 卷积核。
 
 # %%
 n, _, _, w0 = runs["stratified"]
@@ -135,7 +164,7 @@ print("relative change of the kernels:",
       {k: round(float(np.linalg.norm(n.params[k] - w0[k]) / np.linalg.norm(w0[k])), 2)
        for k in w0})
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ## The broken back-prop study
 #
 # Seed 000's broken net changes one step of the backward pass at each max
@@ -143,11 +172,16 @@ print("relative change of the kernels:",
 # pooled layer routes each upstream gradient to the maximum of its window, as
 # derived on the [max pooling](../layers/max_pool.html) page; the exported fact:
 
+# %% [markdown] tags=["zh"]
+# ## 错误反向传播研究
+#
+# 源教程 000 的被破坏的网络在每个最大池化处改动反向传播中的一步（`cnn.networks.pool_backward_variant`）。正确的梯度传回池化之前的层时，把每个上游梯度交给它所在窗口中的最大值，推导见[最大池化](../layers/max_pool.html)一页；导出的事实是：
+
 # %%
 routing = derivations.load("max_pool").facts["routing_is_derivative_of_max"]
 display(Math(routing["latex"]))
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # With $M$ the pooling mask and $U(\delta)$ the upstream gradient spread over
 # each 2x2 window, that is $M \odot U(\delta)$, which the broken variants
 # replace by
@@ -172,6 +206,22 @@ display(Math(routing["latex"]))
 # shuffling) at each of the seed's three dense sizes, with the CLI's
 # default settings, on the default split. The record:
 
+# %% [markdown] tags=["zh"]
+# 记 $M$ 为池化掩码，$U(\delta)$ 为铺到每个 2x2 窗口上的上游梯度，上式就是 $M \odot U(\delta)$；被破坏的变体把它换成
+#
+# * `transposed_after_pool`：$(M \odot U(\delta))^\top$（文章正文的说法），
+# * `rotated_after_pool`：$\mathrm{rot180}(M \odot U(\delta))$（文章代码的做法），
+# * `transposed_pool_mask`：$M^\top \odot U(\delta)$（正文），
+# * `rotated_pool_mask`：$\mathrm{rot180}(M) \odot U(\delta)$（代码，一个通道）。
+#
+# 前向传播没有改动，全连接层的梯度也没有改动；只有两个卷积层是从错误的梯度学习的。另外三行考察卷积层到底有多重要：
+#
+# * `correct_rot180_into_layer1`：源教程自己的“原始”网络也有一个错误（见下文）：它传回第 1 层的是 $\mathrm{rot180}(\partial L/\partial p_1)$。这一行是只带这一个错误的正确网络。
+# * `frozen_conv`：正确的网络，但两个卷积层都冻结在随机初始值上；只有全连接层在学习。
+# * `dense_only`：没有卷积：同样的全连接部分直接作用在 64 个原始像素上。
+#
+# 每一行都在源教程的三种全连接尺寸上各训练 20 次（随机种子 0-19，决定初始化和打乱顺序），使用命令行的默认设置，在默认划分上进行。记录如下：
+
 # %%
 study = load_record("broken_backprop.json")
 v = study["versions"]
@@ -183,13 +233,16 @@ print("settings:", {k: study["settings"][k] for k in
                     ("epochs", "batch_size", "lr", "momentum", "schedule", "dtype",
                      "split", "n_train", "n_test")})
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # Per row and dense size, over the 20 runs: the test accuracy (mean $\pm$
 # standard deviation in %, the worst run, and how many runs got all 90 test
 # images right), then the final cost (the mean L2 cost on the training set
 # at the end: mean and worst run), then the median cosine between the row's
 # conv-kernel gradients and the true ones at initialisation (layer 1 /
 # layer 2; 1 = the true direction, 0 = unrelated).
+
+# %% [markdown] tags=["zh"]
+# 下面按行和全连接尺寸统计 20 次运行：先是测试准确率（均值 $\pm$ 标准差，单位为 %；最差的一次运行；以及有几次运行把 90 张测试图像全部分对），然后是最终代价（训练结束时训练集上的平均 L2 代价：均值和最差的一次），最后是初始化时该行的卷积核梯度与真实梯度之间余弦的中位数（第 1 层 / 第 2 层；1 表示与真实梯度方向相同，0 表示毫不相关）。
 
 # %%
 S = {(e["variant"], tuple(e["dense_sizes"])): e for e in study["summary"]}
@@ -256,12 +309,15 @@ for a in ax:
         a.axvline(i - 0.5, color="0.9", lw=0.8, zorder=0)
 fig.tight_layout()
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # The same runs pooled over the three dense sizes (60 per row), each row
 # against `correct`: the difference in mean test errors (of 90) and in mean
 # $\log_{10}$ final cost, with a one-sided permutation test (10 000 random
 # relabellings of the 120 runs; $p$ is the share of relabellings with a
 # difference at least as large).
+
+# %% [markdown] tags=["zh"]
+# 把同一批运行按三种全连接尺寸合并（每行 60 次），每一行都与 `correct` 比较：平均测试错误数（共 90 张）之差，以及最终代价 $\log_{10}$ 的均值之差，并做单侧置换检验（把 120 次运行的标签随机重新分配 10 000 次；$p$ 是差值至少同样大的重新分配所占的比例）。
 
 # %%
 def pooled(variant, key):
@@ -295,7 +351,7 @@ display(HTML('<table style="font-size: 0.72em"><tr><th>variant</th><th>all right
              '<th>errors per run</th><th>worst</th><th>median cost</th><th>x correct</th>'
              '<th>p (errors)</th><th>p (cost)</th></tr>' + "".join(rows) + "</table>"))
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ## What the evidence shows
 #
 # In the recorded study (the numbers above):
@@ -382,3 +438,27 @@ display(HTML('<table style="font-size: 0.72em"><tr><th>variant</th><th>all right
 # * The seed's convolution is a true convolution (`scipy.signal.convolve2d`,
 #   flipped kernel); `cnn.conv2d` is a cross-correlation, the same model with
 #   the kernels flipped.
+
+# %% [markdown] tags=["zh"]
+# ## 证据表明了什么
+#
+# 在记录下来的研究中（即上面的数字）：
+#
+# * **源教程的观察在弱的意义上成立。** 每种被破坏的变体通常都能达到较高的测试准确率（60 次运行的均值为 96.9-99.2%），60 次运行中有 19 到 33 次把 90 张测试图像全部分对。像源教程那样，三次运行在 10 张测试图像上都得到 100%，对其中任何一种变体来说都在意料之中。
+# * **但每种被破坏的变体都比正确的网络差**，而且差得很明显：平均测试错误更多，最终训练代价的中位数是正确网络的 3 到 36 倍（池化之后旋转的那种是 36 倍），四种变体的置换检验 $p$ 值都远低于 0.01。被破坏的网络有时还会彻底失败：最差的几次运行把 90 张图像中的 20 张分错，还有一次 `transposed_pool_mask` 运行塌缩成对每张图像都输出 0.5（错 45 张），也就是随机猜测的水平。正确网络最差的一次运行只错 2 张。
+# * **源教程代码实际运行的那种变体最差。** 它的被破坏网络在第 1 层以及第 2 层四个通道中的三个上，把池化之后的导数旋转（`rotated_after_pool`）；这一行的测试错误约为正确网络的九倍，甚至比完全不训练卷积层（`frozen_conv`）还多。
+# * **在这里，测试准确率是一把很粗的尺子，代价则不是。** 只有 90 张测试图像（源教程只有 10 张，更是如此），每一行的大多数运行都在 100% 或紧挨着 100%。而最终代价能把各行拉开几个数量级。
+#
+# ## 为什么被破坏的网络仍能达到高准确率
+#
+# * **全连接层学得是对的，而且单靠它们就能区分 0 和 1。** 被破坏的变体只改变两个卷积层的梯度；无论传来的是什么特征，全连接层得到的都是真实梯度。而 0 和 1 在那么多像素上都不同，几乎任何特征都够用：卷积核冻结在随机值上时，网络的平均准确率仍约为 98%；同样的全连接部分直接作用在原始像素上、完全不用卷积（`dense_only`），是整个研究中最好的一行。
+# * **错误的梯度并不是纯粹的噪声。** 掩码类变体让每个窗口的梯度留在它自己的 2x2 窗口内，只是落在了错误的像素上（转置或旋转后的掩码把窗口映射到窗口上），所以它们的卷积核梯度仍部分指向正确的方向：开始时与真实梯度的余弦中位数大多在 0.3-0.5。池化后类变体则把每个窗口的梯度移到另一个窗口（特征图中转置或旋转后的位置）；转置至少让对角线上的窗口留在原处（它在第 2 层的余弦约为 0.35），180 度旋转则一个也不留，它的余弦不超过 0.2。正因为如此，旋转是破坏性最大的变体：它的卷积核四处漂移（变化量的中位数是初始大小的两倍，而正确网络约为一半），交给全连接层的特征在全连接层学习的同时不停地变化。
+#
+# 所以在这里，卷积层只在一个方向上起作用：差的卷积特征会拉低准确率（随机卷积核：测试错误约为正确网络的六倍），但要在 0 和 1 上取得好的准确率并不需要它们。源教程的实验说明的是：这个任务太容易了，凭三次运行和十张测试图像分辨不出错误的梯度和正确的梯度；它并没有说明被破坏的反向传播效果一样好。
+#
+# ## 源教程的其他错误
+#
+# * **`w1b` bug。** 在源教程 000 的代码中，第 2 层的四个卷积都用了第 1 层的卷积核 `w1b`，而不是 `w2a..w2d`；而梯度更新的却是前向传播从未用到的 `w2a..w2d`。因此在两个网络中，它的第 2 层都没有从自己的梯度中学习（它的卷积核只随第 1 层的 `w1b` 一起变化）。这里的第 2 层是标准的多通道卷积，有自己的卷积核，每个输出通道都对两张输入特征图求和（源教程那种每个通道只接一张特征图的接法是随意定的）。
+# * **前向用 ReLU，反向用 tanh。** 源教程第 2 层的第四个通道在前向传播中用 ReLU，在反向传播中却乘以 tanh 的导数。这里每个通道的反向传播都使用它自己的激活函数的导数（那个通道用 tanh，与源教程列出的激活函数一致）。
+# * **源教程的“正确”网络其实也不正确。** 它从第 2 层反向传播到第 1 层时用的是 `convolve2d(np.pad(w2, 2), np.rot90(delta, 2), 'valid')`，得到的是真实的 $\partial L/\partial p_1$ 旋转 180 度之后的结果（已用 SciPy 做数值核对；见 `cnn.Digits01Net`）。所以它的“原始”网络也是在错误的梯度上训练第 1 层。`correct_rot180_into_layer1` 这一行单独考察这一个错误：开始时，第 1 层梯度与真实梯度的余弦约为 0.1-0.2，最终代价高于正确网络，而测试错误数与正确网络区分不开（第 1 层只有两个 3x3 卷积核，网络的其余部分都是对的）。源教程拿“原始”网络与“被破坏”的网络作比较，实际上比较的是两个卷积梯度都不对、而且都带着 `w1b` bug 的网络。
+# * 源教程的卷积是真卷积（`scipy.signal.convolve2d`，卷积核翻转）；`cnn.conv2d` 是互相关，是同一个模型，只是卷积核翻转了。

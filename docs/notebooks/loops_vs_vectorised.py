@@ -1,4 +1,4 @@
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # # Loops against vectorised NumPy
 #
 # Seed 001 trained an MNIST CNN (conv, max pool, flatten, dense, softmax,
@@ -25,6 +25,22 @@
 #     python -m studies.loops_vs_vectorised --data DIR --out docs/results/loops_vs_vectorised.json
 #
 # Timings on the build machine are noisy; the ratios are what matters.
+
+# %% [markdown] tags=["zh"]
+# # 循环与向量化 NumPy 的对比
+#
+# 源教程 001 训练了一个 MNIST CNN（卷积、最大池化、展平、全连接层、softmax、交叉熵），代码用“非常多（A LOT）的 for 循环”写成，文章还提醒说它“会耗时很长”。本页在同一批量上，把同一类循环代码与 `cnn` 的向量化层对比计时，并检查二者算出的数是否相同。
+#
+# * 循环版本：`cnn.reference`，即按教科书定义写成的各层：每个下标一层 Python 循环，一次处理一个窗口。它是慢速的参考实现，测试用它来核对快速的层。
+# * 向量化版本：`cnn.MnistNet.loss_and_grads`（本库的快速算法：带状矩阵卷积、把池化放在 ReLU 之前、矩阵乘积）。
+#
+# 两者都以 float32 和单个 BLAS 线程，对源教程 003 的网络（卷积 (2, 1, 5, 5)、ReLU、2x2 最大池化、全连接 288 -> 60、ReLU、全连接 60 -> 10、softmax 交叉熵）做一次前向传播和反向传播。
+#
+# 本页在构建网站时执行，用的是放在 28x28 画布上的 scikit-learn digits 数据（无需下载）。要在真实的 MNIST 上做同样的比较，请在检出的仓库根目录下运行：
+#
+#     python -m studies.loops_vs_vectorised --data DIR --out docs/results/loops_vs_vectorised.json
+#
+# 构建机器上的计时有噪声；重要的是比值。
 
 # %%
 import inspect
@@ -56,7 +72,7 @@ x, y = data.X_train[:16], data.y_train[:16]
 print(net)
 print("batch:", x.shape, x.dtype)
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ## The loop version
 #
 # The forward and backward pass, layer by layer: the network's one composed
@@ -65,21 +81,34 @@ print("batch:", x.shape, x.dtype)
 # come from; the loop version passes the layers of `cnn.reference`
 # (`lv.LOOP_LAYERS`):
 
+# %% [markdown] tags=["zh"]
+# ## 循环版本
+#
+# 逐层的前向传播和反向传播：网络唯一的组合定义 `cnn.networks.composed.composed_loss_and_grads`（测试要求 `MnistNet` 与它一致）。它的 `layers` 参数指明各层函数从哪里来；循环版本传入的是 `cnn.reference` 的层（`lv.LOOP_LAYERS`）：
+
 # %%
 print(inspect.getsource(composed_loss_and_grads).split('"""')[-1])
 print(inspect.getsource(lv.loop_loss_and_grads).split('"""')[-1])
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # and one of those layers, the convolution, as loops:
+
+# %% [markdown] tags=["zh"]
+# 以及其中一层——卷积——的循环写法：
 
 # %%
 print(inspect.getsource(reference.conv2d))
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ## Same numbers, and the time each takes
 #
 # `compare` runs both on the same 16 images, keeps the best of a few rounds
 # for each, and compares the loss and every gradient.
+
+# %% [markdown] tags=["zh"]
+# ## 算出的数相同，以及各自的用时
+#
+# `compare` 在同样的 16 张图像上运行两个版本，各自重复几轮、取最快的一次，并比较损失和每一个梯度。
 
 # %%
 result = lv.compare(net, x, y, loop_repeats=3, vec_repeats=5)
@@ -92,9 +121,12 @@ print("largest |difference| of each gradient, over its largest |entry|:")
 for k, d in result["max_relative_difference"].items():
     print(f"  {k:<7} {d:.1e}")
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # The differences are float32 rounding: the two versions add the same terms in
 # a different order. The same check in float64, on 4 images:
+
+# %% [markdown] tags=["zh"]
+# 这些差异来自 float32 的舍入：两个版本把相同的项按不同的顺序相加。下面在 float64 下对 4 张图像做同样的检查：
 
 # %%
 net64 = cnn.MnistNet(input_shape=data.image_shape, dtype="float64", seed=0)
@@ -103,11 +135,16 @@ r64 = lv.compare(net64, x[:4], y[:4], vec_repeats=1)
 print(f"float64: loss difference {r64['loss_relative_difference']:.1e}, largest gradient "
       f"difference {max(r64['max_relative_difference'].values()):.1e}")
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # (`tests/test_studies.py` requires at most $10^{-10}$ in float64 and
 # $10^{-4}$ in float32.)
 #
 # ## Where the time goes, layer by layer
+
+# %% [markdown] tags=["zh"]
+# （`tests/test_studies.py` 要求差异在 float64 下不超过 $10^{-10}$，在 float32 下不超过 $10^{-4}$。）
+#
+# ## 逐层看时间花在哪里
 
 # %%
 def best(fn, repeats=3):
@@ -161,7 +198,7 @@ ax.invert_yaxis()
 ax.legend(loc="lower right")
 fig.tight_layout()
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # The convolution dominates the loop version: for every image, filter and
 # output pixel it slices a 5x5 window and multiplies it by the kernel, so
 # the Python interpreter runs the loop body $N \cdot F \cdot 24 \cdot 24$ times
@@ -172,6 +209,13 @@ fig.tight_layout()
 # ## On real MNIST
 #
 # The recorded run of the command above, on a batch of real MNIST images:
+
+# %% [markdown] tags=["zh"]
+# 循环版本的时间主要花在卷积上：对每张图像、每个滤波器和每个输出像素，它都要切出一个 5x5 的窗口，再与卷积核相乘，所以 Python 解释器在前向传播中要把循环体执行 $N \cdot F \cdot 24 \cdot 24$ 次，反向传播中再执行同样多次；其次是全连接层的循环，每张图像要遍历 $288 \times 60$ 个权重。向量化版本把每一层交给少数几个数组运算，这些运算的循环在编译好的代码中运行。
+#
+# ## 在真实的 MNIST 上
+#
+# 下面是上文那条命令在一批真实 MNIST 图像上运行时记录下的结果：
 
 # %%
 recorded = load_record("loops_vs_vectorised.json")
@@ -193,10 +237,13 @@ epoch_vec = 60000 / recorded["batch"] * recorded["vectorised_seconds"]
 print(f"\none epoch of 60000 images: loops about {epoch_loops / 60:.0f} minutes, "
       f"vectorised about {epoch_vec:.1f} s of forward and backward passes")
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # That is the first reason seed 001 stopped at 37.7%: at loop speed every
 # pass over MNIST costs minutes of pure Python even with loops as tight as
 # these (seed 001's, by its own account, also used "a lot of memory"), so
 # the network saw few updates. The vectorised network does three epochs in
 # about ten seconds; see [the MNIST page](mnist.html) for what it reaches and
 # for the other reasons (initialisation, learning rate, epochs).
+
+# %% [markdown] tags=["zh"]
+# 这是源教程 001 停留在 37.7% 的第一个原因：按循环的速度，即使循环写得像这里一样紧凑，每遍历一次 MNIST 也要花上几分钟纯 Python 的时间（而据源教程 001 自己说，它的循环还“占用大量内存”），所以网络得到的更新次数很少。向量化的网络训练三轮只需大约十秒；它能达到什么水平，以及其他原因（初始化、学习率、训练轮数），见 [MNIST 网络](mnist.html)一页。

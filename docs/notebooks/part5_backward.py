@@ -1,4 +1,4 @@
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # # Part V: the whole backward pass (seed 003)
 #
 # <div class="admonition abstract">
@@ -33,6 +33,19 @@
 # notebook source [`part5_backward.py`](part5_backward.py) (jupytext
 # percent format), or the `.ipynb` from the download line under the title.
 
+# %% [markdown] tags=["zh"]
+# # 第五部分：完整的反向传播（源教程 003）
+#
+# <div class="admonition abstract">
+# <p class="admonition-title">本页假定你已知道什么、会教你什么</p>
+# <p><b>你需要：</b>链式法则、NumPy 数组（形状、广播、<code>reshape</code>），以及卷积、ReLU 和 2x2 最大池化在前向方向上各计算什么。</p>
+# <p><b>你将学到：</b>损失的梯度如何反向穿过源教程 003 网络的每一层（一次只看一个小数组）：softmax 与交叉熵、两个全连接层、展平（flatten）、最大池化（梯度流向每个窗口的最大值）、ReLU，以及卷积（卷积核的梯度是输入与上游梯度的互相关）；如何用大约 40 行 NumPy 写出这一切；以及如何用中心有限差分核对每一个梯度。</p>
+# </div>
+#
+# 本页接续 Pradeep Adhokshaja 于 2021 年 6 月 20 日发表在 Medium 上 *Analytics Vidhya* 的 **"Simple CNN using NumPy Part IV (Back Propagation Through Fully Connected Layers)"**（用 NumPy 实现简单 CNN 第四部分：全连接层的反向传播；源教程 003）。第四部分止步于损失对展平后的池化输出的梯度，并预告下一篇讲 "Back propagation through max pooling filters, convolutional output layer & the convolutional filters"（穿过最大池化、卷积输出层和卷积滤波器的反向传播），而那一篇不在源教程之列。这里补上的就是那一部分：同一个网络，只是缩小到每个数都能在屏幕上放得下。每一步背后的推导都在各层的页面上：[全连接层、softmax 与交叉熵](../layers/dense_softmax.html)、[激活函数](../layers/activations.html)、[最大池化](../layers/max_pool.html)和[多通道卷积](../layers/conv2d.html)。
+#
+# 下面的每个数都是在构建网站时算出来的；页面中的检查（`assert`）只要有一项不通过，构建就会停止。你可以把它带走：notebook 的源文件 [`part5_backward.py`](part5_backward.py)（jupytext percent 格式），或者标题下方下载链接中的 `.ipynb`。
+
 # %% tags=["hide_input"]
 # This page's layout: on narrow screens no "In [n]:" prompts, so that the
 # printed arrays get the column's whole width; wide formulas scroll.
@@ -43,7 +56,7 @@ display(HTML("<style>@media (max-width: 600px) { .jupyter-wrapper "
              "{ display: none !important; } } .jupyter-wrapper "
              ".jp-RenderedLatex { overflow-x: auto; }</style>"))
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ## The network, small
 #
 # Seed 003's network, with every size shrunk: one 6x6 image instead of
@@ -93,13 +106,54 @@ display(HTML("<style>@media (max-width: 600px) { .jupyter-wrapper "
 # **Convolution** here is a cross-correlation, as in PyTorch: the kernel is
 # not flipped ([why that matters](../conventions.html#convolution-and-cross-correlation)).
 
-# %% [markdown]
+# %% [markdown] tags=["zh"]
+# ## 缩小的网络
+#
+# 源教程 003 的网络，只是每个尺寸都缩小了：一张 6x6 图像代替 N 张 28x28 图像，两个 3x3 卷积核代替两个 5x5 卷积核，隐藏层 4 个单元代替 60 个，3 个类别代替 10 个。运算完全相同。
+#
+# | 数组 | 这里的形状（源教程 003） |
+# |---|---|
+# | `x` = 输入 | 1,1,6,6 (N,1,28,28) |
+# | `z` = 卷积 | 1,2,4,4 (N,2,24,24) |
+# | `a` = ReLU | 1,2,4,4 (N,2,24,24) |
+# | `m` = 最大池化 | 1,2,2,2 (N,2,12,12) |
+# | `f` = 展平 | 1,8 (288,N) |
+# | `z1` = 全连接 | 1,4 (60,N) |
+# | `h` = ReLU | 1,4 (60,N) |
+# | `s` = 全连接 | 1,3 (10,N) |
+# | `p` = softmax | 1,3 (10,N) |
+#
+# 卷积层的卷积核 `conv_w` 形状为 (2, 1, 3, 3)（2 个输出通道、1 个输入通道），偏置为 `conv_b`；最大池化取 2x2 的窗口、步幅为 2，所以窗口互不重叠；两个全连接层的权重为 `w1`、`w2`，偏置为 `b1`、`b2`。`s` 是 logits；损失是 `p` 与标签 `t` 的交叉熵。
+#
+# **布局。** 本库每个样本占一*行*（图像为 NCHW，全连接层为 `(N, features)`，`z1 = f @ w1 + b1`），而源教程 003 每个样本占一*列*（`(features, N)`，`W1 @ X + B0`），所以该源教程的每个矩阵都是我们相应矩阵的转置。名称不同的地方如下：
+#
+# | 这里 | 源教程 003 |
+# |---|---|
+# | `f` (1, 8) | `X_maxpool_flatten` (288, N) |
+# | `w1` (8, 4) | `W1` (60, 288) |
+# | `b1` (4,) | `B0` (60, 1) |
+# | `h` (1, 4) | `fc1` (60, N) |
+# | `w2` (4, 3) | `W2` (10, 60) |
+# | `b2` (3,) | `B1` (10, 1) |
+# | `p`、独热的 `y` | `final_fc`、`y_batch` |
+# | `s`、`z1`、`f` 处的梯度 | `delta_2`、`delta_1`、`delta_0` |
+#
+# **批量。** 本库的损失是对批量的*平均*，所以每个梯度都带有因子 1/N；源教程 003 的公式没有这个因子（它们是*总和*的梯度；见[约定](../conventions.html#sum-or-mean-over-the-batch)）。这里的批量只有一张图像，两者相同；N > 1 时有什么变化，见本页末尾。
+#
+# 这里的**卷积**与 PyTorch 中一样，其实是互相关：卷积核不翻转（[为什么这一点重要](../conventions.html#convolution-and-cross-correlation)）。
+
+# %% [markdown] tags=["en"]
 # ## The numbers
 #
 # Small integers for the image, one-decimal values for the weights, drawn
 # with a fixed seed (93, chosen so that the example has no kink, see below).
 # Each array is printed after its name and shape; the printout leaves out
 # the axes of length 1 (the batch of one image, its single channel).
+
+# %% [markdown] tags=["zh"]
+# ## 具体数值
+#
+# 图像用小整数，权重用一位小数，都用固定的随机种子抽取（93，选它是为了让这个例子不碰到不可导点，见下文）。每个数组都先打印名称和形状，再打印数值；打印时略去长度为 1 的轴（只有一张图像的批量、它唯一的通道）。
 
 # %%
 import numpy as np
@@ -142,12 +196,17 @@ show("w2", w2)
 show("b2", b2)
 print("label t =", t)
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ## Forward pass
 #
 # The library's layer functions, one per line. `forward` keeps every
 # intermediate array, because the backward functions take the forward values
 # they need explicitly.
+
+# %% [markdown] tags=["zh"]
+# ## 前向传播
+#
+# 本库的各层函数，每行一个。`forward` 保留所有中间数组，因为反向函数要显式地接收它们所需的前向值。
 
 # %%
 def forward(x, t, P):
@@ -170,10 +229,13 @@ z, a, m, f, z1, h, s = (v[k] for k in "z a m f z1 h s".split())
 show("z = conv2d(x, conv_w, conv_b)", z)
 show("a = relu(z)", a)
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # Each entry of `z` is one 3x3 window of `x` times a kernel, summed, plus the
 # bias: for example `z[0, 0, 0, 0]` is the top-left 3x3 block of `x` times
 # kernel 0. The pool then keeps the largest entry of each 2x2 block of `a`:
+
+# %% [markdown] tags=["zh"]
+# `z` 的每个元素都是 `x` 的一个 3x3 窗口与一个卷积核逐元素相乘、求和，再加上偏置：例如 `z[0, 0, 0, 0]` 就是 `x` 左上角的 3x3 块乘以卷积核 0。接着，池化保留 `a` 的每个 2x2 块中最大的元素：
 
 # %%
 by_hand = np.sum(x[0, 0, :3, :3] * conv_w[0, 0]) + conv_b[0]
@@ -187,7 +249,7 @@ p = np.exp(s - s.max()) / np.exp(s - s.max()).sum()
 show("p = softmax(s)", p)
 print(f"loss = -log p[t] = {v['loss']:.4f}")
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ### No kinks in this example
 #
 # ReLU has a corner at 0 and max pooling has one where two entries of a
@@ -198,6 +260,11 @@ print(f"loss = -log p[t] = {v['loss']:.4f}")
 # ReLU input within 0.05 of 0, and in every pool window a unique, positive
 # maximum at least 0.05 above the runner-up. The step of the central
 # differences below is 1e-6, far smaller than these margins.
+
+# %% [markdown] tags=["zh"]
+# ### 这个例子没有不可导点
+#
+# ReLU 在 0 处有一个折点，最大池化在窗口中有两个元素相等的地方也有一个：在那里损失不可导，本库取两侧斜率中的一个（[约定：不可导点](../conventions.html#kinks-relu-at-0-and-ties-in-max-pooling)），而中心有限差分取的是两侧斜率的平均，会与它不一致。随机种子 93 给出的例子离每个折点都很远：所有 ReLU 输入与 0 的距离都大于 0.05；每个池化窗口都有唯一的、正的最大值，并且比第二大的元素至少大 0.05。下面中心有限差分的步长是 1e-6，远小于这些余量。
 
 # %%
 # each 2x2 window of a as a row of 4 (n, channel, window row, window col)
@@ -212,7 +279,7 @@ for k_, val in margins.items():
     print(f"{k_:>18}: {val:.2f}")
 assert min(margins.values()) > 0.05, margins
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ## Backward pass, layer by layer
 #
 # From the loss back to the kernels. Each step is one call of the library's
@@ -226,6 +293,15 @@ assert min(margins.values()) > 0.05, margins
 # one-hot label (the exported formula is at the end of the page). With N = 1:
 # `p - y`. `cnn.softmax_cross_entropy` returned it with the loss.
 
+# %% [markdown] tags=["zh"]
+# ## 逐层反向传播
+#
+# 从损失一直回到卷积核。每一步都是调用一次本库中该层的反向函数；它接收从上面传来的梯度（*上游*梯度）和它所需的前向值。每个梯度的形状都与它所对应的数组相同。
+#
+# ### softmax 与交叉熵
+#
+# 对 logits 的梯度是 `(p - y) / N`，其中 `y` 是独热标签（导出的公式在本页末尾）。N = 1 时就是 `p - y`。`cnn.softmax_cross_entropy` 在返回损失的同时也返回了它。
+
 # %%
 y = np.eye(3)[t]
 ds = v["ds"]
@@ -233,7 +309,7 @@ show("y (one-hot)", y)
 show("ds = p - y", ds)
 assert np.allclose(ds, p - y)
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ### Dense 2
 #
 # The layer `s = h @ w2 + b2`. `cnn.dense_backward(dy, x, w)` returns the
@@ -242,18 +318,28 @@ assert np.allclose(ds, p - y)
 # `dL/dw2` is 0: hidden unit 1 output `h = 0`, so its weights did not
 # matter.
 
+# %% [markdown] tags=["zh"]
+# ### 全连接层 2
+#
+# 这一层是 `s = h @ w2 + b2`。`cnn.dense_backward(dy, x, w)` 返回对该层输入、权重和偏置的梯度：`dy @ w.T`、`x.T @ dy`，以及 `dy` 对批量的和。`dL/dw2` 的第 1 行为 0：隐藏单元 1 的输出是 `h = 0`，所以它的权重不起作用。
+
 # %%
 dh, g_w2, g_b2 = cnn.dense_backward(ds, h, w2)
 show("dL/dw2 = h.T @ ds", g_w2)
 show("dL/db2", g_b2)
 show("dh = ds @ w2.T", dh)
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ### ReLU, then dense 1
 #
 # ReLU passes the gradient where its input was positive and blocks it where
 # it was negative: hidden unit 1 had `z1 < 0`, so it gets nothing, and
 # neither does its column of `w1` nor its bias.
+
+# %% [markdown] tags=["zh"]
+# ### ReLU，然后是全连接层 1
+#
+# ReLU 在输入为正的地方让梯度通过，在输入为负的地方把它挡住：隐藏单元 1 的 `z1 < 0`，所以它什么也得不到，`w1` 中它的那一列和它的偏置也一样。
 
 # %%
 dz1 = cnn.relu.backward(dh, z1)
@@ -263,13 +349,18 @@ show("dL/dw1 = f.T @ dz1", g_w1)
 show("dL/db1", g_b1)
 show("df = dz1 @ w1.T", df)
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ### Where Part IV stopped
 #
 # Seed 003's own lines for this part, run on the same numbers in its column
 # layout, give the transposes of the arrays above (times N, which is 1 here).
 # Its last line, `delta_0`, is the gradient with respect to the flattened
 # pool output: the start of Part V.
+
+# %% [markdown] tags=["zh"]
+# ### 第四部分停在哪里
+#
+# 把源教程 003 自己为这一部分写的代码，按它的列布局在同样的数值上运行，得到的是上面各数组的转置（再乘以 N，这里 N 为 1）。它的最后一行 `delta_0` 是对展平后的池化输出的梯度：第五部分从这里开始。
 
 # %%
 def dReLU(x):                      # seed 003's
@@ -294,23 +385,33 @@ for seed_name, seed_value, ours in pairs:
     assert np.allclose(seed_value, N * ours)
     print(f"{seed_name:>7} {str(seed_value.shape):>7} = N * ours.T")
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ### Un-flatten
 #
 # The flatten only rearranged numbers, so its backward pass rearranges them
 # back: `df` reshaped to the pool output's shape (1, 2, 2, 2).
 
+# %% [markdown] tags=["zh"]
+# ### 还原展平
+#
+# 展平只是重新排列了这些数，所以它的反向传播把它们排回原样：把 `df` 重塑为池化输出的形状 (1, 2, 2, 2)。
+
 # %%
 dm = df.reshape(m.shape)
 show("dm = df.reshape(m.shape)", dm)
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ### Max pooling
 #
 # Each pool output is one entry of its 2x2 window, the maximum; the other
 # three entries did not influence the loss at all. So the whole gradient of
 # a window goes to the entry that won, and the three others get 0. The mask
 # marks the winners (1) of each window; `da` is `dm` placed at the winners.
+
+# %% [markdown] tags=["zh"]
+# ### 最大池化
+#
+# 每个池化输出都是它那个 2x2 窗口中的一个元素，即最大值；其余三个元素对损失毫无影响。所以一个窗口的全部梯度都交给胜出的那个元素，另外三个得到 0。掩码标出了每个窗口的胜出者（1）；`da` 就是把 `dm` 放到胜出者的位置上。
 
 # %%
 da = cnn.max_pool2d_backward(dm, a, size=2, stride=2)
@@ -320,7 +421,7 @@ show("winner mask", winner)
 show("da = max_pool2d_backward(dm, a)", da)
 assert winner.sum() == m.size and np.array_equal(da != 0, winner == 1)
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ### ReLU
 #
 # Here ReLU changes nothing: only the pool's winners carry a gradient, and
@@ -330,11 +431,16 @@ assert winner.sum() == m.size and np.array_equal(da != 0, winner == 1)
 # at 0, the kind of kink this example avoids (and then no gradient passes
 # either way).
 
+# %% [markdown] tags=["zh"]
+# ### ReLU
+#
+# 在这里 ReLU 什么也没有改变：只有池化的胜出者带有梯度，而每个胜出者都是正的（上面已经断言过），在正值处 ReLU 让梯度原样通过。ReLU 放在池化之前时，这一步只可能在这样的窗口里起作用：窗口的四个元素都是负的，于是它的最大值是四个元素在 0 处并列，这正是本例所避开的那种不可导点（而且这时无论怎样都没有梯度通过）。
+
 # %%
 dz = cnn.relu.backward(da, z)
 show("dz = da * (z > 0)", dz)
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ### The convolution
 #
 # In the forward pass, output `z[0, f, r, c]` took kernel weight
@@ -349,6 +455,11 @@ show("dz = da * (z > 0)", dz)
 # would: see the
 # [convolution page](../layers/conv2d.html#the-gradients-are-convolutions-too)).
 
+# %% [markdown] tags=["zh"]
+# ### 卷积
+#
+# 在前向传播中，输出 `z[0, f, r, c]` 中含有卷积核权重 `conv_w[f, 0, i, j]` 与像素 `x[0, 0, r + i, c + j]` 的乘积。所以在通道 `f` 的 16 个输出上，这个权重遇到的是 `x` 中从 `(i, j)` 开始的 4x4 块，它的梯度就是这个块乘以 `dz[0, f]` 再求和。对所有 `(i, j)` 合起来看，这就是**输入与上游梯度 `dz` 的互相关**：让 4x4 的 `dz` 在 6x6 的 `x` 上滑动，得到一个 3x3 的结果，正是卷积核的形状。偏置的梯度是每个通道上 `dz` 的和。`cnn.conv2d_backward` 返回这两者，还有对 `x` 的梯度；第一层用不到后者（第二个卷积层就要用到：见[卷积页面](../layers/conv2d.html#the-gradients-are-convolutions-too)）。
+
 # %%
 dx, g_conv_w, g_conv_b = cnn.conv2d_backward(dz, x, conv_w)
 show("dL/dconv_w", g_conv_w)
@@ -356,10 +467,13 @@ show("dL/dconv_b", g_conv_b)
 lib = {"conv_w": g_conv_w, "conv_b": g_conv_b,
        "w1": g_w1, "b1": g_b1, "w2": g_w2, "b2": g_b2}
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # One weight by hand, `conv_w[0, 0, 0, 0]`: the top-left 4x4 block of `x`
 # times `dz[0, 0]`. Only the pool's winners have a non-zero `dz`, so four
 # products remain:
+
+# %% [markdown] tags=["zh"]
+# 手算一个权重 `conv_w[0, 0, 0, 0]`：`x` 左上角的 4x4 块乘以 `dz[0, 0]`。只有池化的胜出者处 `dz` 不为零，所以只剩下四个乘积：
 
 # %%
 block = x[0, 0, 0:4, 0:4]
@@ -372,7 +486,7 @@ as_correlation = cnn.conv2d(x, dz.transpose(1, 0, 2, 3))
 print("equals dL/dconv_w:",
       np.allclose(as_correlation.transpose(1, 0, 2, 3), g_conv_w))
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ## The same backward pass in plain NumPy
 #
 # The cell below is the whole network, forward and backward, in NumPy only:
@@ -380,6 +494,11 @@ print("equals dL/dconv_w:",
 # takes a batch, averages the loss over it like the library, and handles any
 # image size whose conv output is even. Its pooling step assumes no ties
 # (a tie would send the gradient to every tied entry).
+
+# %% [markdown] tags=["zh"]
+# ## 用纯 NumPy 写出同样的反向传播
+#
+# 下面这个单元格就是整个网络的前向和反向计算，只用 NumPy：把它复制到一个文件里就能运行（它不依赖本项目的任何东西）。它接收一个批量，像本库一样对批量求损失的平均，并且能处理卷积输出尺寸为偶数的任意图像尺寸。它的池化步骤假定没有并列（出现并列时，梯度会交给每一个并列的元素）。
 
 # %%
 # --- begin: the network by hand, NumPy only ---
@@ -425,10 +544,13 @@ def loss_and_grads(x, t, P):
     return loss, g
 # --- end: the network by hand ---
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # It agrees with the library's layers above, and with `cnn.MnistNet`, the
 # network class the training uses (seed 003's network with its sizes as
 # arguments; it computes the same gradients along a faster, fused path):
+
+# %% [markdown] tags=["zh"]
+# 它与上面本库各层的结果一致，也与训练所用的网络类 `cnn.MnistNet` 一致（即源教程 003 的网络，各尺寸作为参数传入；它沿一条更快的融合路径计算同样的梯度）：
 
 # %%
 loss_by_hand, by_hand = loss_and_grads(x, t, P)
@@ -446,7 +568,7 @@ for name in lib:
 for other in (loss_by_hand, loss_net):
     assert abs(other - v["loss"]) < 1e-12
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ## Central differences: every gradient checked
 #
 # A gradient says how much the loss changes when one parameter moves. So
@@ -456,6 +578,11 @@ for other in (loss_by_hand, loss_net):
 # backward pass, the relative error per parameter array
 # (norm of the difference over the sum of the norms) is below 1e-6; the
 # cell stops the build if it is not.
+
+# %% [markdown] tags=["zh"]
+# ## 中心有限差分：核对每一个梯度
+#
+# 梯度表示一个参数移动时损失变化多少。那就真的移动它：对每个参数的每个元素，在该元素加上和减去一个小步长 h = 1e-6 处各计算一次损失（只需前向传播），再把两者之差除以 2h。与反向传播得到的梯度放在一起比较，每个参数数组的相对误差（差的范数除以两者范数之和）都低于 1e-6；如果不是这样，这个单元格就会让构建停止。
 
 # %%
 def central_differences(loss_of, P, h=1e-6):
@@ -482,7 +609,7 @@ for name in lib:
     print(f"{name:7}{str(lib[name].shape):>13}{errors[name]:12.1e}")
 assert max(errors.values()) < 1e-6, errors
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ## Where each step comes from
 #
 # Every backward function used above implements a formula that a SymPy
@@ -495,26 +622,39 @@ assert max(errors.values()) < 1e-6, errors
 # - softmax and cross-entropy, the start of the backward pass (index form,
 #   for every N and K; [the page](../layers/dense_softmax.html#softmax-and-cross-entropy)):
 
+# %% [markdown] tags=["zh"]
+# ## 每一步从何而来
+#
+# 上面用到的每个反向函数都实现了一个公式：它由 SymPy 推导得出，并由 pytest 与代码对应起来；逐元素的、适用于任意尺寸的推导都在各层的页面上。下面直接从导出文件中取出其中四个。式中 $G$ 是上游梯度（从上面传来的量：本页中的 `ds`、`dh`、`dm`、`dz`），$x$ 和 $w$ 是该层自己的输入和权重。
+#
+# - softmax 与交叉熵，反向传播的起点（下标形式，对任意 N 和 K；[该页面](../layers/dense_softmax.html#softmax-and-cross-entropy)）：
+
 # %%
 ds_export = derivations.load("dense_softmax")
 display(Math(ds_export.formula("index_form", "dL/dz[m,i]").equation))
 print(ds_export.facts["softmax_ce_gradient_index_form"]["statement"])
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # - a dense layer's weights, `x.T @ dy` ([the page](../layers/dense_softmax.html#the-dense-layer)):
+
+# %% [markdown] tags=["zh"]
+# - 全连接层的权重，`x.T @ dy`（[该页面](../layers/dense_softmax.html#the-dense-layer)）：
 
 # %%
 display(Math(ds_export.formula("index_form", "dL/dw[a,c]").equation))
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # - max pooling: each entry receives the gradient of the windows whose
 #   maximum it is ([the page](../layers/max_pool.html#where-the-gradient-goes)):
+
+# %% [markdown] tags=["zh"]
+# - 最大池化：每个元素收到以它为最大值的那些窗口的梯度（[该页面](../layers/max_pool.html#where-the-gradient-goes)）：
 
 # %%
 pool_facts = derivations.load("max_pool").facts
 display(Math(pool_facts["routing_is_derivative_of_max"]["latex"]))
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # - the convolution's kernels: the correlation (corr) of the input with the
 #   upstream gradient, and the bias: the sum of the upstream gradient. Here
 #   $x^p$ is the input with its zero padding (none on this page) and
@@ -522,13 +662,16 @@ display(Math(pool_facts["routing_is_derivative_of_max"]["latex"]))
 #   at stride 1;
 #   [the page](../layers/conv2d.html#the-gradients-are-convolutions-too)):
 
+# %% [markdown] tags=["zh"]
+# - 卷积层的卷积核：输入与上游梯度的互相关（corr）；偏置：上游梯度之和。这里 $x^p$ 是补零填充后的输入（本页没有填充），$\operatorname{dil}_s$ 按步幅 $s$ 把 $G$ 膨胀开（步幅为 1 时无需任何操作；[该页面](../layers/conv2d.html#the-gradients-are-convolutions-too)）：
+
 # %%
 conv_facts = derivations.load("conv2d").facts
 for fact_name in ("dw_is_correlation_of_input_with_upstream",
                   "db_is_sum_of_upstream"):
     display(Math(conv_facts[fact_name]["latex"]))
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # ## A batch of N > 1
 #
 # Nothing in the steps changes shape except the batch axis. Two things change
@@ -540,7 +683,12 @@ for fact_name in ("dw_is_correlation_of_input_with_upstream",
 # their own loss; using one with a learning rate tuned for the other scales
 # the step by N. Exercise 3 measures it.
 
-# %% [markdown]
+# %% [markdown] tags=["zh"]
+# ## N > 1 的批量
+#
+# 除了批量轴之外，各步骤中的形状都不变。数值上有两处变化：logits 处的梯度要除以 N（损失是平均值），并且每个参数的梯度都对批量求和（全连接层中的 `x.T @ dy` 对各行求和；卷积核的梯度把每张图像与它自己的 `dz` 的互相关加起来）。源教程 003 的公式没有 1/N，它们是各损失*总和*的梯度：是我们的 N 倍。两者对各自的损失都是正确的；把为其中一个调好的学习率用在另一个上，每一步的步长就会相差 N 倍。练习 3 会测量这一点。
+
+# %% [markdown] tags=["en"]
 # ## Exercises
 #
 # Each answer is folded: open it after trying. It is computed by the
@@ -550,6 +698,13 @@ for fact_name in ("dw_is_correlation_of_input_with_upstream",
 # label be class 0 instead of 2. The forward pass does not change (`p` is
 # above). What are `dL/db2` and `dL/db1` now? Work it out from the arrays
 # printed above before opening the answer.
+
+# %% [markdown] tags=["zh"]
+# ## 练习
+#
+# 每道题的答案都折叠起来了：先自己试一试，再展开。答案由 notebook 计算得出，所以不会过时。
+#
+# **1. 预测两个梯度。** 图像和权重保持不变，但把标签从类别 2 改为类别 0。前向传播不变（`p` 见上文）。现在 `dL/db2` 和 `dL/db1` 是多少？先根据上面打印出的数组自己算出来，再打开答案。
 
 # %% tags=["hide_input"]
 def answer(*parts):
@@ -581,10 +736,13 @@ answer("<code>dL/db2</code> is the gradient at the logits, <code>p - y</code>, "
        "Computed by the library:",
        ("dL/db2", g_b2_0), ("dL/db1", g_b1_0))
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # **2. Find the bug.** This max-pool backward pass, written with loops, looks
 # plausible and gives the right result on some windows. Which windows does
 # it get wrong, and why?
+
+# %% [markdown] tags=["zh"]
+# **2. 找出错误。** 下面这个用循环写的最大池化反向传播看上去说得通，而且在一些窗口上结果是对的。它在哪些窗口上出错，为什么？
 
 # %%
 def max_pool_backward_buggy(dm, a):
@@ -616,12 +774,15 @@ answer("<code>divmod(k, 2)</code> returns <code>(row, column)</code>, not "
        f"(the correct one: {errors['conv_w']:.0e}). The fix: "
        "<code>row, col = divmod(k, 2)</code>, or <code>np.unravel_index(k, (2, 2))</code>.")
 
-# %% [markdown]
+# %% [markdown] tags=["en"]
 # **3. Sum or mean?** A batch of two images: this one and its mirror
 # image, labelled 2 and 0. The snippet computes the last layer's gradients
 # as seed 003 does (`delta_2 = final_fc - y_batch`, in our layout). By what
 # factor do its results differ from the library's, and for which loss are
 # they the right gradients?
+
+# %% [markdown] tags=["zh"]
+# **3. 求和还是求平均？** 一个包含两张图像的批量：这一张和它的镜像，标签分别为 2 和 0。下面的代码片段按源教程 003 的方式计算最后一层的梯度（`delta_2 = final_fc - y_batch`，用我们的布局）。它的结果与本库的结果相差多少倍？它们对哪一个损失才是正确的梯度？
 
 # %%
 xb = np.concatenate([x, x[:, :, :, ::-1]])   # (2, 1, 6, 6)
