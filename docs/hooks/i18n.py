@@ -2,8 +2,10 @@
 
 mkdocs-static-i18n (mkdocs.yml, ``plugins.i18n``) builds the site twice: English
 at the root, then Chinese under ``zh/``, from ``X.zh.md`` next to each ``X.md``
-(suffix structure). A page without a ``.zh.md`` (the reference pages, the
-notebooks this round) falls back to its English text inside the Chinese site.
+(suffix structure). A page without a ``.zh.md`` (the reference pages) falls
+back to its English text inside the Chinese site. What code writes into the
+pages (box titles, the exports' texts, exercises, figures, the explorers) is
+translated through :mod:`docs.locale`.
 This hook, for the Chinese build only,
 
 * puts a note in Chinese at the top of every such fallback page, saying that
