@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
 
 from docs.figures import FIGURES, build  # noqa: E402
 from docs.figures.svg import num, sub  # noqa: E402
+from docs.locale import speaking  # noqa: E402
 
 INDEX = re.compile(r"_\{([\d,]+)\}$")
 
@@ -103,6 +104,31 @@ def test_figure_is_self_contained_and_scalable(name):
     assert families <= {"sans-serif", "serif"}, f"{name}: fonts {families}"
     assert "\n\n" not in text.strip(), f"{name}: a blank line would break the Markdown block"
     assert fig.caption and fig.name == name
+
+
+#: English words that no math-like label holds (``x``, ``dL/dw``, ``rot180(w)``, the
+#: activations' and the networks' names): one of them left in a Chinese figure is text
+#: that never went through the figures catalogue.
+ENGLISH_WORDS = re.compile(r"\b(?:the|of|and|is|to|by|with|each|every|its|from|for|at|gets|window|"
+                           r"frame|after|layer|padded|dilated|stride|padding)\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_figure_in_chinese_is_translated_and_depicts_the_same_data(name):
+    english = FIGURES[name]()
+    with speaking("zh", strict=True):        # a message with no translation raises
+        chinese = FIGURES[name]()
+        assert build(name).svg == chinese.svg, f"{name}: build() cached another language"
+    assert build(name).svg == english.svg
+    # What a figure depicts does not depend on the language it is labelled in.
+    assert chinese.data == english.data, f"{name}: the data differ in Chinese"
+    root = parse(chinese)
+    shown = [chinese.caption, *("".join(e.itertext()) for e in root.iter()
+                                if tag(e) in ("text", "title", "p")),
+             *(e.get("aria-label") for e in root.iter() if e.get("aria-label"))]
+    left = sorted({t for t in shown if ENGLISH_WORDS.search(t)})
+    assert not left, f"{name}: English left in the Chinese figure: {left}"
+    assert chinese.caption != english.caption and chinese.svg != english.svg
 
 
 def test_every_figure_is_on_a_page():

@@ -10,6 +10,13 @@ is that data.
 Pages include a figure with ``{{ figure("toy_graph") }}`` (the hook in
 ``docs/hooks/exports.py``); notebooks with
 ``IPython.display.SVG(FIGURES["arch_mnist"]().svg)``.
+
+Every word a reader sees (labels, titles, legends, captions) is a message of
+the ``figures`` catalogue (``docs/locale/<language>/figures.po``), drawn in the
+language being rendered (``docs.locale.speaking``); numbers and math-like
+labels (``x``, ``dL/dw``) stay as they are. The data does not depend on the
+language: a label the data keeps is a :class:`svg.Message`, put into words
+only when drawn.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable
+
+from docs.locale import language
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,12 @@ FIGURES: dict[str, Callable[[], Figure]] = {
 }
 
 
-@lru_cache(maxsize=None)
 def build(name: str) -> Figure:
-    """The figure ``name``, built once per process (KeyError if there is none)."""
-    return FIGURES[name]()
+    """The figure ``name`` in the language being rendered, built once per process and
+    language (KeyError if there is none)."""
+    return _build(name, language())
+
+
+@lru_cache(maxsize=None)
+def _build(name: str, lang: str) -> Figure:
+    return FIGURES[name]()     # lang: the cache key; the language is speaking()'s

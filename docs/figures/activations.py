@@ -13,9 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 import cnn
+from docs.locale import Domain
 
 from . import Figure
 from .svg import GRID, MUTED, Svg, _r, num
+
+_ = Domain("figures")
 
 #: z from -4 to 4 in steps of 0.05; Z[80] is exactly 0.
 Z = np.arange(-80, 81) / 20.0
@@ -24,7 +27,9 @@ D_COLOUR = "#CC3311"       # its derivative f'(z): dashed
 DASH = "6 3"
 
 #: name -> (title, the derivative's label, y range, y ticks). The labels are the
-#: last steps of the page's chains (tests/test_figures.py parses them back).
+#: last steps of the page's chains (tests/test_figures.py parses them back). The
+#: titles are names and the labels formulas, drawn as they are; but for ReLU's
+#: label, in words (a message, drawn in the page's language).
 PANELS = {
     "relu": ("ReLU", "f′(z) = 1 if z > 0, else 0", (-0.6, 4.4), (0, 1, 2, 3, 4)),
     "tanh": ("tanh", "f′(z) = 1 − a²", (-1.7, 1.7), (-1, 0, 1)),
@@ -64,13 +69,18 @@ def _polyline(svg, zs, vs, d, *, curve, colour, dash=None):
             data_curve=curve, data_activation=d["name"])
 
 
+#: The activations whose derivative's label has words: a message.
+IN_WORDS = {"relu"}
+
+
 def _panel(d) -> str:
     svg = Svg(W, H)
     x0, y0, w, h = PLOT
     zx, vy = _mapper(d)
     lo, hi = d["yrange"]
+    label = _(d["label"]) if d["name"] in IN_WORDS else d["label"]
     svg.text(4, 12, d["title"], size=14, weight="bold", anchor="start")
-    svg.text(4, 32, d["label"], size=12.5, anchor="start", fill=D_COLOUR,
+    svg.text(4, 32, label, size=12.5, anchor="start", fill=D_COLOUR,
              class_="derivative-label")
     svg.rect(x0, y0, w, h, stroke=GRID, class_="plot", data_zmin=num(Z[0]),
              data_zmax=num(Z[-1]), data_ymin=num(lo), data_ymax=num(hi))
@@ -101,7 +111,8 @@ def _panel(d) -> str:
                  anchor="end", fill=D_COLOUR, class_="kink-label")
     else:
         _polyline(svg, z, der, d, curve="derivative", colour=D_COLOUR, dash=DASH)
-    return svg.render(f"{d['title']} and its derivative for z from −4 to 4; {d['label']}.",
+    return svg.render(_("%(name)s and its derivative for z from −4 to 4; %(derivative)s.",
+                        name=d["title"], derivative=label),
                       ident=f"fig-act-{d['name']}", max_width=420, class_="cnn-frame",
                       data_activation=d["name"])
 
@@ -109,14 +120,14 @@ def _panel(d) -> str:
 def _legend() -> str:
     svg = Svg(330, 66)
     svg.line(4, 10, 34, 10, stroke=F_COLOUR, width=2.2)
-    svg.text(42, 10, "f(z), the activation; a = f(z) is its output", size=12,
+    svg.text(42, 10, _("f(z), the activation; a = f(z) is its output"), size=12,
              anchor="start")
     svg.line(4, 32, 34, 32, stroke=D_COLOUR, width=2.2, stroke_dasharray=DASH)
-    svg.text(42, 32, "f′(z), its derivative", size=12, anchor="start")
+    svg.text(42, 32, _("f′(z), its derivative"), size=12, anchor="start")
     svg.circle(12, 54, 4.5, fill=D_COLOUR, stroke=D_COLOUR)
     svg.circle(26, 54, 4, fill="white", stroke=D_COLOUR, stroke_width=1.8)
-    svg.text(42, 54, "value used at the kink / limit not taken", size=12, anchor="start")
-    return svg.render("Legend of the activation panels.", ident="fig-act-legend",
+    svg.text(42, 54, _("value used at the kink / limit not taken"), size=12, anchor="start")
+    return svg.render(_("Legend of the activation panels."), ident="fig-act-legend",
                       max_width=420, class_="cnn-frame-intro")
 
 
@@ -124,8 +135,8 @@ def activations() -> Figure:
     panels = [panel_data(n) for n in PANELS]
     html = ('<div class="cnn-frames cnn-activations">\n' + _legend() + "\n"
             + "\n".join(_panel(d) for d in panels) + "\n</div>")
-    caption = ("Each activation (solid) and its derivative (dashed), both computed by cnn "
-               "on z from −4 to 4 in steps of 0.05. Where the derivative is small, the "
-               "gradient passed back is small. ReLU's derivative jumps at 0; the library "
-               "takes the value 0 there.")
+    caption = _("Each activation (solid) and its derivative (dashed), both computed by cnn "
+                "on z from −4 to 4 in steps of 0.05. Where the derivative is small, the "
+                "gradient passed back is small. ReLU's derivative jumps at 0; the library "
+                "takes the value 0 there.")
     return Figure("activations", html, caption, {"panels": panels})

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import cnn
+from docs.locale import Domain
 
 from . import Figure
 from .pool import legend, result_frame, strips
@@ -28,6 +29,8 @@ DY_STRIDE2 = np.array([[[[4., 8.],
 DY_SIZE3 = np.full((1, 1, 2, 2), 9.)
 
 SHARE = PALETTE[0]    # an entry of the window: it receives G / k^2
+
+_ = Domain("figures")
 
 
 def spread_data(size: int, stride: int, dy) -> dict:
@@ -52,7 +55,8 @@ def _window_frame(d, w, number: int) -> str:
     n, cell = len(sent), 24
     svg = Svg(150, 158)
     i, j = w["out"]
-    svg.text(4, 11, f"window {number}: mean {num(w['mean'])}", size=11, weight="bold",
+    svg.text(4, 11, _("window %(number)s: mean %(mean)s", number=number, mean=num(w["mean"])),
+             size=11, weight="bold",
              anchor="start")
     cells = set(w["cells"])
     fills = [[SHARE if (r, c) in cells else "white" for c in range(n)] for r in range(n)]
@@ -64,29 +68,33 @@ def _window_frame(d, w, number: int) -> str:
     svg.rect(4 + c0 * cell, 26 + r0 * cell, k * cell, k * cell, stroke=HIGHLIGHT,
              stroke_width=2.5, class_="window", data_row=r0, data_col=c0)
     share = w["g"] / k ** 2
-    svg.text(4, 26 + n * cell + 12, f"G{sub(i, j)} / {k * k} = {num(share)} to each",
+    svg.text(4, 26 + n * cell + 12, _("%(share)s to each",
+                                      share=f"G{sub(i, j)} / {k * k} = {num(share)}"),
              size=10, anchor="start")
-    return svg.render(f"Window {number} (output {i},{j}): its G, {num(w['g'])}, split into "
-                      f"{k * k} shares of {num(share)}.",
+    return svg.render(_("Window %(number)s (output %(out)s): its G, %(g)s, split into "
+                        "%(count)s shares of %(share)s.", number=number, out=f"{i},{j}",
+                        g=num(w["g"]), count=k * k, share=num(share)),
                       ident=f"fig-avg-k{k}-w{number}", max_width=200, class_="cnn-frame",
                       data_out=f"{i},{j}", data_g=num(w["g"]), data_share=num(share))
 
 
 def _result(d) -> str:
-    return result_frame(d["dx"], fill=SHARE, note="every window's shares, added",
-                        title=f"The gradient dL/dx for size {d['size']}, stride {d['stride']}.",
+    return result_frame(d["dx"], fill=SHARE, note=_("every window's shares, added"),
+                        title=_("The gradient dL/dx for size %(size)s, stride %(stride)s.",
+                                size=d["size"], stride=d["stride"]),
                         ident=f"fig-avg-k{d['size']}-dx")
 
 
 def _legend() -> str:
-    return legend(((SHARE, INK, "in the window: gets G / k²"), ("none", HIGHLIGHT, "the window")),
-                  title="Legend of the average-pool frames.", ident="fig-avg-legend")
+    return legend(((SHARE, INK, _("in the window: gets G / k²")),
+                   ("none", HIGHLIGHT, _("the window"))),
+                  title=_("Legend of the average-pool frames."), ident="fig-avg-legend")
 
 
 def spread() -> Figure:
     cases = [spread_data(2, 2, DY_STRIDE2), spread_data(3, 1, DY_SIZE3)]
-    caption = ("Average pooling backward on the worked example: each window splits its "
-               "upstream gradient into k² equal shares, one per entry; where windows "
-               "overlap the shares add up. Read off cnn.avg_pool2d_backward.")
+    caption = _("Average pooling backward on the worked example: each window splits its "
+                "upstream gradient into k² equal shares, one per entry; where windows "
+                "overlap the shares add up. Read off cnn.avg_pool2d_backward.")
     return Figure("avg_pool_spread", strips(cases, _legend(), _window_frame, _result, "size"),
                   caption, {"cases": cases})

@@ -11,14 +11,19 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 
 import cnn
 import derivations
+from docs.locale import Domain
 
 from . import Figure
-from .svg import GRID, HIGHLIGHT, INK, MUTED, PALETTE, Svg, grid, num, plain_grid, sub
+from .svg import GRID, HIGHLIGHT, INK, MUTED, PALETTE, Svg, grid, lines, num, plain_grid, sub
 from .toy import _names, product_terms
+
+_ = Domain("figures")
 
 # The example of the frames: one channel in, one out, so each frame is one picture.
 STRIDE, PADDING = 2, 1
@@ -77,21 +82,25 @@ def conv_vs_correlation() -> Figure:
     kw_, kh_ = k * cell + 60, 56 + k * cell + 12
     svg = Svg(kw_, kh_)
     kx, ky = 30, 56
-    svg.text(kw_ / 2, 14, "kernel K", size=13, weight="bold")
-    svg.text(kw_ / 2, 32, "(as stored)", size=11, fill=MUTED)
+    svg.text(kw_ / 2, 14, _("kernel K"), size=13, weight="bold")
+    svg.text(kw_ / 2, 32, _("(as stored)"), size=11, fill=MUTED)
     names = [[f"k{sub(a, b)}" for b in range(k)] for a in range(k)]
     grid(svg, kx, ky, names, cell=cell, labels=names, size=12, kind="kernel",
          fills=[[colour[(a, b)] for b in range(k)] for a in range(k)],
          extra=lambda a, b: {"data_kernel": f"{a},{b}", "data_colour": colour[(a, b)]})
-    parts.append(svg.render("The kernel K as stored, each weight in its colour.",
+    parts.append(svg.render(_("The kernel K as stored, each weight in its colour."),
                             ident="fig-conv-vs-corr-kernel", max_width=kw_ * 1.3,
                             class_="cnn-panel"))
-    panels = (("correlation", "cross-correlation", "cnn.conv2d, PyTorch: K as it is", corr,
-               "y₀₀"),
-              ("convolution", "true convolution", "toy net, scipy: K rotated 180°", conv,
-               "z₀₀"))
+    panels = (("correlation", _("cross-correlation"), _("cnn.conv2d, PyTorch: K as it is"),
+               corr, "y₀₀",
+               _("The first output entry %(out)s of the cross-correlation: which pixel meets "
+                 "which kernel weight.", out="y₀₀")),
+              ("convolution", _("true convolution"), _("toy net, scipy: K rotated 180°"),
+               conv, "z₀₀",
+               _("The first output entry %(out)s of the true convolution: which pixel meets "
+                 "which kernel weight.", out="z₀₀")))
     PW, PH = 210, 48 + n * cell + 44
-    for key, title, sub_title, pairs, out in panels:
+    for key, title, sub_title, pairs, out, label in panels:
         svg = Svg(PW, PH)
         x0 = (PW - n * cell) / 2
         svg.open("g", class_="panel", data_kind=key)
@@ -122,25 +131,25 @@ def conv_vs_correlation() -> Figure:
         svg.text(PW / 2, 48 + n * cell + 33, "+ " + " + ".join(terms[half:]),
                  size=11, class_="equation-line")
         svg.close("g")
-        parts.append(svg.render(f"The first output entry {out} of the {title}: which pixel "
-                                f"meets which kernel weight.", ident=f"fig-conv-vs-corr-{key}",
+        parts.append(svg.render(label, ident=f"fig-conv-vs-corr-{key}",
                                 max_width=PW * 1.3, class_="cnn-panel", data_kind=key))
     NW = 330
     svg = Svg(NW, 40)
-    svg.text(NW / 2, 11, "Same window, same weights: the true convolution", size=12)
-    svg.text(NW / 2, 29, "meets them in the opposite order (x₀₀ meets k₁₁).", size=12)
-    parts.append(svg.render("Same window, same weights: the true convolution meets them in "
-                            "the opposite order.", ident="fig-conv-vs-corr-note",
+    for i, line in enumerate(lines(_("Same window, same weights: the true convolution\n"
+                                     "meets them in the opposite order (x₀₀ meets k₁₁)."))):
+        svg.text(NW / 2, 11 + 18 * i, line, size=12)
+    parts.append(svg.render(_("Same window, same weights: the true convolution meets them in "
+                              "the opposite order."), ident="fig-conv-vs-corr-note",
                             max_width=NW * 1.3, class_="cnn-panels-note"))
-    title = ("Cross-correlation against true convolution, for the first output entry: "
-             "the true convolution uses the kernel rotated by 180 degrees.")
+    title = _("Cross-correlation against true convolution, for the first output entry: "
+              "the true convolution uses the kernel rotated by 180 degrees.")
     html = ('<div class="cnn-reflow cnn-conv-vs-corr" role="group" '
-            f'aria-label="{title}" data-figure="conv_vs_correlation">\n'
+            f'aria-label="{escape(title)}" data-figure="conv_vs_correlation">\n'
             + "\n".join(parts) + "\n</div>")
-    caption = ("The first output entry of a 2x2 kernel on a 3x3 image: the kernel, then "
-               "the cross-correlation (what cnn.conv2d multiplies, found by running it on "
-               "one-hot arrays), then the true convolution (the terms of the toy net's "
-               "exported forward formula).")
+    caption = _("The first output entry of a 2x2 kernel on a 3x3 image: the kernel, then "
+                "the cross-correlation (what cnn.conv2d multiplies, found by running it on "
+                "one-hot arrays), then the true convolution (the terms of the toy net's "
+                "exported forward formula).")
     return Figure("conv_vs_correlation", html, caption, data)
 
 
@@ -223,19 +232,19 @@ def _intro_dw(d) -> str:
     fills = [["#dddddd" if not (d["padding"] <= r < P - d["padding"]
                                 and d["padding"] <= c < P - d["padding"]) else "white"
               for c in range(P)] for r in range(P)]
-    _matrix(svg, 14, 40, f"input x, padded by {d['padding']} (zeros grey)", d["xp"], cell=19,
-            fills=fills, title_size=11)
+    _matrix(svg, 14, 40, _("input x, padded by %(padding)s (zeros grey)", padding=d["padding"]),
+            d["xp"], cell=19, fills=fills, title_size=11)
     g = d["G"]
-    _matrix(svg, 200, 40, "upstream gradient G", g, cell=24, title_size=11,
-            fills=[[PALETTE[5]] * len(g[0]) for _ in g])
-    svg.text(200, 140, f"Each G entry scales the {len(d['w'])}x{len(d['w'])} window of x", size=10,
-             anchor="start")
-    svg.text(200, 154, f"under it (stride {d['stride']}: windows start every", size=10,
-             anchor="start")
-    svg.text(200, 168, f"{d['stride']} pixels); dw adds them up.", size=10, anchor="start")
-    svg.text(14, 14, "dL/dw: the input against the upstream gradient", size=12, weight="bold",
-             anchor="start")
-    return svg.render("The input of the dL/dw frames: padded x and the upstream gradient G.",
+    _matrix(svg, 200, 40, _("upstream gradient G"), g, cell=24, title_size=11,
+            fills=[[PALETTE[5]] * len(g[0]) for _row in g])
+    note = _("Each G entry scales the %(k)sx%(k)s window of x\nunder it (stride %(stride)s: "
+             "windows start every\n%(stride)s pixels); dw adds them up.", k=len(d["w"]),
+             stride=d["stride"])
+    for i, line in enumerate(lines(note)):
+        svg.text(200, 140 + 14 * i, line, size=10, anchor="start")
+    svg.text(14, 14, _("dL/dw: the input against the upstream gradient"), size=12,
+             weight="bold", anchor="start")
+    return svg.render(_("The input of the dL/dw frames: padded x and the upstream gradient G."),
                       ident="fig-dw-intro", max_width=560, class_="cnn-frame-intro")
 
 
@@ -248,31 +257,36 @@ def dw_frames() -> Figure:
         svg = Svg(250, 178)
         i, j = f["out"]
         r0, c0 = f["window"]
-        svg.text(6, 12, f"frame {f['frame']}: G{sub(i, j)} = {num(f['g'])}", size=11,
+        svg.text(6, 12, _("frame %(frame)s: %(entry)s", frame=f["frame"],
+                          entry=f"G{sub(i, j)} = {num(f['g'])}"), size=11,
                  weight="bold", anchor="start")
         fills = [["#dddddd" if not (pad <= r < P - pad and pad <= c < P - pad) else "white"
                   for c in range(P)] for r in range(P)]
         for r in range(r0, r0 + k):
             for c in range(c0, c0 + k):
                 fills[r][c] = "#fde0dc"
-        svg.text(6 + P * 7.5, 31, "x padded", size=10)
+        svg.text(6 + P * 7.5, 31, _("x padded"), size=10)
         plain_grid(svg, 6, 40, P, P, cell=15, fills=fills, size=8,
                    labels=[[num(val) for val in row] for row in d["xp"]])
         svg.rect(6 + c0 * 15, 40 + r0 * 15, k * 15, k * 15, stroke=HIGHLIGHT, stroke_width=2,
                  class_="window", data_row=r0, data_col=c0)
         svg.text(136, 40 + k * 9, f"× {num(f['g'])}", size=12, fill=HIGHLIGHT, weight="bold")
         svg.arrow(122, 40 + k * 9 + 12, 152, 40 + k * 9 + 12, stroke=HIGHLIGHT)
-        _matrix(svg, 160, 40, f"dw after {f['frame']}", f["running"], cell=28, size=9,
+        _matrix(svg, 160, 40, _("dw after %(frame)s", frame=f["frame"]), f["running"], cell=28,
+                size=9,
                 kind="running", fills=[[PALETTE[3]] * k for _ in range(k)])
-        svg.text(6, 40 + P * 15 + 14, f"adds G{sub(i, j)} × the window at row {r0}, col {c0}",
+        svg.text(6, 40 + P * 15 + 14, _("adds %(g)s × the window at row %(row)s, col %(col)s",
+                                        g=f"G{sub(i, j)}", row=r0, col=c0),
                  size=9, anchor="start", fill=MUTED)
-        parts.append(_frame_svg(svg, f"Frame {f['frame']} of dL/dw: G[{i},{j}] = "
-                                f"{num(f['g'])} times the window of padded x at ({r0},{c0}).",
+        parts.append(_frame_svg(svg, _("Frame %(frame)s of dL/dw: %(entry)s times the window of "
+                                       "padded x at (%(at)s).", frame=f["frame"],
+                                       entry=f"G[{i},{j}] = {num(f['g'])}", at=f"{r0},{c0}"),
                                 f"fig-dw-frame-{f['frame']}", data_frame=f["frame"],
                                 data_out=f"{i},{j}"))
-    caption = (f"dL/dw of a {k}x{k} convolution with padding {pad} and stride {d['stride']} on "
-               f"a {len(d['x'])}x{len(d['x'])} input, one frame per entry of G; the last "
-               f"frame is what cnn.conv2d_backward returns.")
+    caption = _("dL/dw of a %(k)sx%(k)s convolution with padding %(padding)s and stride "
+                "%(stride)s on a %(n)sx%(n)s input, one frame per entry of G; the last frame "
+                "is what cnn.conv2d_backward returns.", k=k, padding=pad, stride=d["stride"],
+                n=len(d["x"]))
     html = ('<div class="cnn-frames" data-figure="conv_backward_dw_frames">\n'
             + "\n".join(parts) + "\n</div>")
     return Figure("conv_backward_dw_frames", html, caption, d)
@@ -283,8 +297,9 @@ def _intro_dx(d) -> str:
     side on a wide column, stacked on a phone, their text never below ~11 px."""
     g, dil, gp = d["G"], d["dilated"], d["padded"]
     blue = PALETTE[5]
-    parts = ['<p class="cnn-frames-heading">dL/dx: the dilated, padded upstream gradient '
-             'against the rotated kernel</p>']
+    parts = ['<p class="cnn-frames-heading">'
+             + escape(_("dL/dx: the dilated, padded upstream gradient against the rotated "
+                        "kernel"), quote=False) + "</p>"]
     c1, c2 = 24, 22                      # cells of the 3x3 matrices, of the larger grids
     W = 12 + len(g[0]) * c1 + 44 + len(dil) * c2 + 8
     svg = Svg(W, 44 + len(dil) * c2 + 8)
@@ -292,12 +307,13 @@ def _intro_dx(d) -> str:
             title_size=12)
     ax = 12 + len(g[0]) * c1
     svg.arrow(ax + 6, 44 + len(g) * c1 / 2, ax + 38, 44 + len(g) * c1 / 2)
-    svg.text(ax + 22, 44 + len(g) * c1 / 2 - 12, "dilate", size=11, fill=MUTED)
-    _matrix(svg, ax + 44, 44, f"dilated: {d['stride'] - 1} zero between", dil, cell=c2,
+    svg.text(ax + 22, 44 + len(g) * c1 / 2 - 12, _("dilate"), size=11, fill=MUTED)
+    _matrix(svg, ax + 44, 44, _("dilated: %(zeros)s zero between", zeros=d["stride"] - 1), dil,
+            cell=c2,
             fills=[[blue if (r % d["stride"] == 0 and c % d["stride"] == 0) else "white"
                     for c in range(len(dil))] for r in range(len(dil))], size=11,
             title_size=12)
-    parts.append(svg.render("G dilated: stride minus one zeros between its entries.",
+    parts.append(svg.render(_("G dilated: stride minus one zeros between its entries."),
                             ident="fig-dx-intro-dilate", max_width=W * 1.3,
                             class_="cnn-panel"))
     b = d["pad_before"]
@@ -307,27 +323,29 @@ def _intro_dx(d) -> str:
     W = 44 + len(gp) * c2 + 8
     svg = Svg(W, 44 + len(gp) * c2 + 8)
     svg.arrow(4, 44 + len(gp) * c2 / 2, 36, 44 + len(gp) * c2 / 2)
-    svg.text(20, 44 + len(gp) * c2 / 2 - 12, "pad", size=11, fill=MUTED)
-    _matrix(svg, 44, 44, f"padded by {b} (= k−1−p)", gp, cell=c2, fills=fills, size=11,
-            title_size=12)
-    parts.append(svg.render(f"The dilated G padded by {b} zeros on each side.",
+    svg.text(20, 44 + len(gp) * c2 / 2 - 12, _("pad"), size=11, fill=MUTED)
+    _matrix(svg, 44, 44, _("padded by %(pad)s (= k−1−p)", pad=b), gp, cell=c2, fills=fills,
+            size=11, title_size=12)
+    parts.append(svg.render(_("The dilated G padded by %(pad)s zeros on each side.", pad=b),
                             ident="fig-dx-intro-pad", max_width=W * 1.3, class_="cnn-panel"))
     k = len(d["w"])
     W = 12 + k * c1 + 64 + k * c1 + 12
     svg = Svg(W, 44 + k * c1 + 8)
-    _matrix(svg, 12, 44, "kernel w", d["w"], cell=c1, fills=[[PALETTE[3]] * k] * k, size=12,
+    _matrix(svg, 12, 44, _("kernel w"), d["w"], cell=c1, fills=[[PALETTE[3]] * k] * k, size=12,
             title_size=12)
     ax = 12 + k * c1
     svg.arrow(ax + 6, 44 + k * c1 / 2, ax + 58, 44 + k * c1 / 2)
-    svg.text(ax + 32, 44 + k * c1 / 2 - 12, "rot 180°", size=11, fill=MUTED)
+    svg.text(ax + 32, 44 + k * c1 / 2 - 12, _("rot 180°"), size=11, fill=MUTED)
     _matrix(svg, ax + 64, 44, "rot180(w)", d["rot"], cell=c1, fills=[[PALETTE[1]] * k] * k,
             kind="rot", size=12, title_size=12)
-    parts.append(svg.render("The kernel w and the kernel rotated by 180 degrees.",
+    parts.append(svg.render(_("The kernel w and the kernel rotated by 180 degrees."),
                             ident="fig-dx-intro-rot", max_width=W * 1.3, class_="cnn-panel"))
-    parts.append('<p class="cnn-reflow-note">Slide rot180(w) over the padded grid: the sum '
-                 'of the products at each position is one entry of dx.</p>')
-    return ('<div class="cnn-frame-intro cnn-reflow" role="group" aria-label="The input of '
-            'the dL/dx frames: G dilated, padded, and the kernel rotated by 180 degrees.">\n'
+    parts.append('<p class="cnn-reflow-note">'
+                 + escape(_("Slide rot180(w) over the padded grid: the sum of the products at "
+                            "each position is one entry of dx."), quote=False) + "</p>")
+    label = _("The input of the dL/dx frames: G dilated, padded, and the kernel rotated by 180 "
+              "degrees.")
+    return (f'<div class="cnn-frame-intro cnn-reflow" role="group" aria-label="{escape(label)}">\n'
             + "\n".join(parts) + "\n</div>")
 
 
@@ -342,13 +360,14 @@ def dx_frames() -> Figure:
         svg = Svg(250, 206)
         cell, rx = 18, 6 + Pg * 18 + 12   # the grid, and where the running dx starts
         u, v = f["pixel"]
-        svg.text(6, 12, f"frame {f['frame']}: dx{sub(u, v)} = {num(f['value'])}", size=11,
+        svg.text(6, 12, _("frame %(frame)s: %(entry)s", frame=f["frame"],
+                          entry=f"dx{sub(u, v)} = {num(f['value'])}"), size=11,
                  weight="bold", anchor="start", class_="frame-value", data_value=num(f["value"]))
         fills = [[blue if gp[r][c] else "white" for c in range(Pg)] for r in range(Pg)]
         for r in range(u, u + k):
             for c in range(v, v + k):
                 fills[r][c] = "#fde0dc" if not gp[r][c] else "#c9a0dc"
-        svg.text(6 + Pg * cell / 2, 31, "G dilated, padded", size=10)
+        svg.text(6 + Pg * cell / 2, 31, _("G dilated, padded"), size=10)
         plain_grid(svg, 6, 40, Pg, Pg, cell=cell, fills=fills, size=8,
                    labels=[[num(val) if val else "" for val in row] for row in gp])
         # The rotated kernel, written small in the corner of each window cell.
@@ -360,7 +379,7 @@ def dx_frames() -> Figure:
         svg.rect(6 + v * cell, 40 + u * cell, k * cell, k * cell, stroke=HIGHLIGHT, stroke_width=2,
                  class_="window", data_row=u, data_col=v)
         running = f["running"]
-        svg.text(rx + H * 10, 31, f"dx after {f['frame']}", size=10)
+        svg.text(rx + H * 10, 31, _("dx after %(frame)s", frame=f["frame"]), size=10)
         plain_grid(svg, rx, 40, H, H, cell=20, fills=[[PALETTE[3] if val is not None else None
                                                          for val in row] for row in running])
         for r in range(H):           # only the entries computed so far, readable by a test
@@ -376,18 +395,20 @@ def dx_frames() -> Figure:
                     svg.close("g")
         terms = [f"{num(t['g'])}·{num(t['w'])}".replace("·−", "·(−") +
                  (")" if t["w"] < 0 else "") for t in f["terms"]]
-        text = " + ".join(terms) if terms else "no G entry under the window: 0"
-        svg.text(6, 40 + Pg * cell + 14, f"dx{sub(u, v)} = " + text, size=9, anchor="start",
-                 class_="frame-terms")
-        svg.text(6, 40 + Pg * cell + 28, "(G · rotated kernel, red numbers)", size=8,
+        text = (f"dx{sub(u, v)} = " + " + ".join(terms) if terms else
+                _("%(entry)s = no G entry under the window: 0", entry=f"dx{sub(u, v)}"))
+        svg.text(6, 40 + Pg * cell + 14, text, size=9, anchor="start", class_="frame-terms")
+        svg.text(6, 40 + Pg * cell + 28, _("(G · rotated kernel, red numbers)"), size=8,
                  anchor="start", fill=MUTED)
-        parts.append(_frame_svg(svg, f"Frame {f['frame']} of dL/dx: the window of the padded, "
-                                f"dilated G at ({u},{v}) against rot180(w) gives dx[{u},{v}] = "
-                                f"{num(f['value'])}.", f"fig-dx-frame-{f['frame']}",
+        parts.append(_frame_svg(svg, _("Frame %(frame)s of dL/dx: the window of the padded, "
+                                       "dilated G at (%(at)s) against rot180(w) gives %(entry)s.",
+                                       frame=f["frame"], at=f"{u},{v}",
+                                       entry=f"dx[{u},{v}] = {num(f['value'])}"),
+                                f"fig-dx-frame-{f['frame']}",
                                 data_frame=f["frame"], data_pixel=f"{u},{v}"))
-    caption = ("dL/dx of the same convolution, one frame per input pixel: the window of "
-               "the dilated, padded G times rot180(w), summed. The last frame is what "
-               "cnn.conv2d_backward returns.")
+    caption = _("dL/dx of the same convolution, one frame per input pixel: the window of "
+                "the dilated, padded G times rot180(w), summed. The last frame is what "
+                "cnn.conv2d_backward returns.")
     html = ('<div class="cnn-frames" data-figure="conv_backward_dx_frames">\n'
             + "\n".join(parts) + "\n</div>")
     return Figure("conv_backward_dx_frames", html, caption, d)

@@ -4,19 +4,25 @@ Every shape in these figures is read from arrays: the cache of
 ``Digits01Net.forward``, and for ``MnistNet`` (whose cache holds fast-path
 buffers in its own layout) the library layers composed with the network's
 parameters, checked against ``MnistNet.forward``'s logits and buffers.
-Kernel sizes, paddings and pool windows are read off the same shapes.
+Kernel sizes, paddings and pool windows are read off the same shapes. The
+operations' labels are :class:`~docs.figures.svg.Message` s in the data (the same
+in every language), put into words when drawn.
 """
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 
 import cnn
+from docs.locale import Domain
 
 from . import Figure
-from html import escape
+from .svg import INK, MUTED, PALETTE, Message, Svg, _attrs, _r, columns
 
-from .svg import INK, MUTED, PALETTE, Svg, _attrs, _r
+_ = Domain("figures")
+M = Message.of
 
 BATCH = 2       # the forward pass runs on this many images; figures write N
 
@@ -44,18 +50,21 @@ def digits01_data() -> dict:
     pool2 = c["z2"].shape[-1] // c["p2"].shape[-1]
     acts = lambda fs: " | ".join(f.name for f in fs)  # noqa: E731
     d1, d2, d3 = net.DENSE_ACTIVATIONS
-    stages = [("x", "input image", _shape(c["x"])),
-              ("z1", f"conv {k1}x{k1}, padding {pad1}, w1 {_shape(p['w1'])}", _shape(c["z1"])),
-              ("p1", f"{acts(net.L1_ACTIVATIONS)} per channel, max pool {pool1}x{pool1}",
-               _shape(c["p1"])),
-              ("z2", f"conv {k2}x{k2}, padding {pad2}, w2 {_shape(p['w2'])}", _shape(c["z2"])),
-              ("p2", f"{acts(net.L2_ACTIVATIONS)}, max pool {pool2}x{pool2}", _shape(c["p2"])),
-              ("f", "flatten, channel by channel", _shape(c["f"])),
-              ("a3", f"dense w3 {_shape(p['w3'])}, {d1.name}", _shape(c["a3"])),
-              ("a4", f"dense w4 {_shape(p['w4'])}, {d2.name}", _shape(c["a4"])),
-              ("o", f"dense w5 {_shape(p['w5'])}, {d3.name}", _shape(out))]
+    conv = "conv %(k)sx%(k)s, padding %(padding)s, %(w)s %(shape)s"
+    dense = "dense %(w)s %(shape)s, %(activation)s"
+    stages = [("x", M("input image"), _shape(c["x"])),
+              ("z1", M(conv, k=k1, padding=pad1, w="w1", shape=_shape(p["w1"])), _shape(c["z1"])),
+              ("p1", M("%(activations)s per channel, max pool %(size)sx%(size)s",
+                       activations=acts(net.L1_ACTIVATIONS), size=pool1), _shape(c["p1"])),
+              ("z2", M(conv, k=k2, padding=pad2, w="w2", shape=_shape(p["w2"])), _shape(c["z2"])),
+              ("p2", M("%(activations)s, max pool %(size)sx%(size)s",
+                       activations=acts(net.L2_ACTIVATIONS), size=pool2), _shape(c["p2"])),
+              ("f", M("flatten, channel by channel"), _shape(c["f"])),
+              ("a3", M(dense, w="w3", shape=_shape(p["w3"]), activation=d1.name), _shape(c["a3"])),
+              ("a4", M(dense, w="w4", shape=_shape(p["w4"]), activation=d2.name), _shape(c["a4"])),
+              ("o", M(dense, w="w5", shape=_shape(p["w5"]), activation=d3.name), _shape(out))]
     return {"network": "Digits01Net", "batch": BATCH, "stages": stages,
-            "cost": "L2 cost, mean over the batch"}
+            "cost": M("L2 cost, mean over the batch")}
 
 
 def mnist_data() -> dict:
@@ -77,29 +86,36 @@ def mnist_data() -> dict:
             or buf.m.size != pooled.size:
         raise AssertionError("MnistNet's buffers do not have the composed layers' shapes")
     kh = p["conv_w"].shape[-1]
-    stages = [("x", "input image", _shape(x)),
-              ("z", f"conv {kh}x{kh}, no padding, {p['conv_w'].shape[0]} kernels "
-                    f"{_shape(p['conv_w'])}", _shape(z)),
-              ("p", f"ReLU, max pool {net.pool}x{net.pool}, stride {net.pool}", _shape(pooled)),
-              ("f", "flatten", _shape(f)),
-              ("h", f"dense w1 {_shape(p['w1'])}, ReLU", _shape(h)),
-              ("s", f"dense w2 {_shape(p['w2'])}: logits", _shape(s))]
+    stages = [("x", M("input image"), _shape(x)),
+              ("z", M("conv %(k)sx%(k)s, no padding, %(kernels)s kernels %(shape)s", k=kh,
+                      kernels=p["conv_w"].shape[0], shape=_shape(p["conv_w"])), _shape(z)),
+              ("p", M("ReLU, max pool %(size)sx%(size)s, stride %(stride)s", size=net.pool,
+                      stride=net.pool), _shape(pooled)),
+              ("f", M("flatten"), _shape(f)),
+              ("h", M("dense %(w)s %(shape)s, %(activation)s", w="w1", shape=_shape(p["w1"]),
+                      activation="ReLU"), _shape(h)),
+              ("s", M("dense %(w)s %(shape)s: logits", w="w2", shape=_shape(p["w2"])),
+               _shape(s))]
     return {"network": "MnistNet", "batch": BATCH, "stages": stages,
-            "cost": "softmax cross-entropy, mean over the batch"}
+            "cost": M("softmax cross-entropy, mean over the batch")}
 
 
 def _lines(text: str, width: int = 22) -> list[str]:
-    """``text`` in at most two lines, broken after the ", " or ": " (outside
-    parentheses) nearest its middle; each line but the last keeps its trailing
+    """``text`` in at most two lines if it is wider than ``width`` columns (a CJK
+    character is two, about 1 em; see :func:`~docs.figures.svg.columns`), broken
+    after the ", " or ": " (or the full-width "，" or "：") outside parentheses
+    whose lines are the most even; each line but the last keeps its trailing
     space, so the element's text is ``text``."""
     depth, cuts = 0, []
     for i, ch in enumerate(text):
-        depth += (ch == "(") - (ch == ")")
+        depth += (ch in "(（") - (ch in ")）")
         if depth == 0 and text.startswith((", ", ": "), i):
             cuts.append(i + 2)
-    if len(text) <= width or not cuts:
+        elif depth == 0 and ch in "，：":
+            cuts.append(i + 1)
+    if columns(text) <= width or not cuts:
         return [text]
-    cut = min(cuts, key=lambda i: max(i, len(text) - i))
+    cut = min(cuts, key=lambda i: max(columns(text[:i]), columns(text[i:])))
     return [text[:cut], text[cut:]]
 
 
@@ -128,7 +144,7 @@ def _architecture(name: str, d: dict, title: str) -> Figure:
         y = 14 + i * (box_h + gap)
         if i:
             svg.arrow(x0 + 24, y - gap + 2, x0 + 24, y - 2)
-            _text_lines(svg, x0 + 38, y - gap / 2, op, size=11, step=14, class_="op",
+            _text_lines(svg, x0 + 38, y - gap / 2, op.say(), size=11, step=14, class_="op",
                         data_stage=key)
         fill = colours.get(key, PALETTE[5] if key.startswith(("z", "p", "x")) and
                            len(shape) == 4 else PALETTE[3])
@@ -140,19 +156,19 @@ def _architecture(name: str, d: dict, title: str) -> Figure:
     y = 14 + len(stages) * (box_h + gap)
     svg.arrow(x0 + 24, y - gap + 2, x0 + 24, y - 2)
     svg.rect(x0, y, box_w, box_h, fill="white", stroke=INK, rx=5, stroke_dasharray="4 3")
-    svg.text(x0 + box_w / 2, y + box_h / 2, "cost L (a number)", size=11)
-    _text_lines(svg, x0 + 38, y - gap / 2, d["cost"], size=11, step=14, fill=MUTED)
-    caption = (f"{d['network']}: every shape is read from a forward pass on a batch of "
-               f"N = {d['batch']} images; blue boxes are image-shaped (N, channels, rows, "
-               f"columns), yellow ones a row per image.")
+    svg.text(x0 + box_w / 2, y + box_h / 2, _("cost L (a number)"), size=11)
+    _text_lines(svg, x0 + 38, y - gap / 2, d["cost"].say(), size=11, step=14, fill=MUTED)
+    caption = _("%(network)s: every shape is read from a forward pass on a batch of "
+                "N = %(batch)s images; blue boxes are image-shaped (N, channels, rows, "
+                "columns), yellow ones a row per image.", network=d["network"], batch=d["batch"])
     return Figure(name, svg.render(title, ident=f"fig-{name}", max_width=W * 1.4), caption, d)
 
 
 def digits01() -> Figure:
     return _architecture("arch_digits01", digits01_data(),
-                         "The digits 0/1 network (seed 000), layer by layer, with its shapes.")
+                         _("The digits 0/1 network (seed 000), layer by layer, with its shapes."))
 
 
 def mnist() -> Figure:
     return _architecture("arch_mnist", mnist_data(),
-                         "The MNIST network (seed 003), layer by layer, with its shapes.")
+                         _("The MNIST network (seed 003), layer by layer, with its shapes."))

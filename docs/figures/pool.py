@@ -8,12 +8,17 @@ the page's (``tests/test_figures.py`` checks that it is the same array).
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 
 import cnn
+from docs.locale import Domain
 
 from . import Figure
 from .svg import HIGHLIGHT, INK, MUTED, PALETTE, Svg, grid, num, sub
+
+_ = Domain("figures")
 
 #: The worked example of docs/layers/max_pool.md.
 X = np.array([[[[1., 3., 2., 2.],
@@ -54,7 +59,8 @@ def _window_frame(d, w, number: int) -> str:
     n, cell = len(x), 24
     svg = Svg(150, 158)
     i, j = w["out"]
-    svg.text(4, 11, f"window {number}: max {num(w['max'])}", size=11, weight="bold",
+    svg.text(4, 11, _("window %(number)s: max %(max)s", number=number, max=num(w["max"])),
+             size=11, weight="bold",
              anchor="start")
     cells = set(w["cells"])
     fills = [[WIN if (r, c) == w["winner"] else TIE if (r, c) in w["tied"] else
@@ -71,14 +77,16 @@ def _window_frame(d, w, number: int) -> str:
     svg.rect(4 + c0 * cell, 26 + r0 * cell, size * cell, size * cell, stroke=HIGHLIGHT,
              stroke_width=2.5, class_="window", data_row=r0, data_col=c0)
     wr, wc = w["winner"]
-    svg.text(4, 26 + n * cell + 12, f"G{sub(i, j)} = {num(w['g'])} goes to ({wr}, {wc})",
+    svg.text(4, 26 + n * cell + 12, _("%(entry)s goes to (%(row)s, %(col)s)",
+                                      entry=f"G{sub(i, j)} = {num(w['g'])}", row=wr, col=wc),
              size=10, anchor="start")
     others = [t for t in w["tied"] if t != w["winner"]]
     if others:
-        svg.text(4, 26 + n * cell + 25, "tie: the first maximum wins", size=9, anchor="start",
+        svg.text(4, 26 + n * cell + 25, _("tie: the first maximum wins"), size=9, anchor="start",
                  fill=MUTED)
-    return svg.render(f"Window {number} (output {i},{j}): its maximum {num(w['max'])} is at "
-                      f"{wr},{wc}, which receives {num(w['g'])}.",
+    return svg.render(_("Window %(number)s (output %(out)s): its maximum %(max)s is at "
+                        "%(at)s, which receives %(g)s.", number=number, out=f"{i},{j}",
+                        max=num(w["max"]), at=f"{wr},{wc}", g=num(w["g"])),
                       ident=f"fig-pool-s{d['stride']}-w{number}", max_width=200,
                       class_="cnn-frame", data_out=f"{i},{j}",
                       data_winner=f"{wr},{wc}", data_g=num(w["g"]))
@@ -89,7 +97,7 @@ def result_frame(dx, *, fill: str, note: str, title: str, ident: str) -> str:
     entries in ``fill``, with ``note`` under it. Also used by the average-pool figure."""
     n, cell = len(dx), 24
     svg = Svg(150, 158)
-    svg.text(4, 11, "dL/dx: the sum", size=11, weight="bold", anchor="start")
+    svg.text(4, 11, _("dL/dx: the sum"), size=11, weight="bold", anchor="start")
     fills = [[fill if v else "white" for v in row] for row in dx]
     grid(svg, 4, 26, dx, cell=cell, fills=fills, size=11, kind="dx")
     svg.text(4, 26 + n * cell + 12, note, size=10, anchor="start")
@@ -97,8 +105,8 @@ def result_frame(dx, *, fill: str, note: str, title: str, ident: str) -> str:
 
 
 def _result(d) -> str:
-    return result_frame(d["dx"], fill=WIN, note="every window's G, added",
-                        title=f"The gradient dL/dx for stride {d['stride']}.",
+    return result_frame(d["dx"], fill=WIN, note=_("every window's G, added"),
+                        title=_("The gradient dL/dx for stride %(stride)s.", stride=d["stride"]),
                         ident=f"fig-pool-s{d['stride']}-dx")
 
 
@@ -113,16 +121,17 @@ def legend(items, *, title: str, ident: str) -> str:
 
 
 def _legend() -> str:
-    return legend(((WIN, INK, "wins the window: gets its G"),
-                   (TIE, INK, "ties with the maximum, gets 0"), ("none", HIGHLIGHT, "the window")),
-                  title="Legend of the max-pool frames.", ident="fig-pool-legend")
+    return legend(((WIN, INK, _("wins the window: gets its G")),
+                   (TIE, INK, _("ties with the maximum, gets 0")),
+                   ("none", HIGHLIGHT, _("the window"))),
+                  title=_("Legend of the max-pool frames."), ident="fig-pool-legend")
 
 
 def routing() -> Figure:
     cases = [routing_data(2, 2, DY_STRIDE2), routing_data(2, 1)]
-    caption = ("Max pooling backward on the worked example: each window sends its upstream "
-               "gradient to one entry, the first maximum in row-major order. Read off "
-               "cnn.max_pool2d_backward.")
+    caption = _("Max pooling backward on the worked example: each window sends its upstream "
+                "gradient to one entry, the first maximum in row-major order. Read off "
+                "cnn.max_pool2d_backward.")
     return Figure("max_pool_routing", strips(cases, _legend(), _window_frame, _result, "stride"),
                   caption, {"cases": cases})
 
@@ -133,11 +142,14 @@ def strips(cases, legend_svg: str, window_frame, result, key: str) -> str:
     parts = [legend_svg]
     for d in cases:
         g = [num(v) for row in d["dy"] for v in row]
-        heading = (f"size {d['size']}, stride {d['stride']}: "
-                   + (f"windows do not overlap, upstream G = {', '.join(g)}"
-                      if d["stride"] >= d["size"] else f"windows overlap, every G = {g[0]}"))
+        if d["stride"] >= d["size"]:
+            heading = _("size %(size)s, stride %(stride)s: windows do not overlap, upstream "
+                        "G = %(g)s", size=d["size"], stride=d["stride"], g=", ".join(g))
+        else:
+            heading = _("size %(size)s, stride %(stride)s: windows overlap, every G = %(g)s",
+                        size=d["size"], stride=d["stride"], g=g[0])
         frames = [window_frame(d, w, k + 1) for k, w in enumerate(d["windows"])]
         parts.append(f'<div class="cnn-frames" data-{key}="{d[key]}">\n'
-                     f'<p class="cnn-frames-heading">{heading}</p>\n'
+                     f'<p class="cnn-frames-heading">{escape(heading, quote=False)}</p>\n'
                      + "\n".join(frames + [result(d)]) + "\n</div>")
     return '<div class="cnn-pool-routing">\n' + "\n".join(parts) + "\n</div>"

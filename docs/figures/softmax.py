@@ -12,9 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 import cnn
+from docs.locale import Domain
 
 from . import Figure
 from .svg import GRID, MUTED, Svg, grid, num, sub
+
+_ = Domain("figures")
 
 Z = np.array([2.0, 1.0, 0.0])       # one sample's logits, K = 3 (the exported chain's K)
 LABEL = 1                           # its true class: not the most probable one
@@ -28,7 +31,7 @@ BAR = "#77AADD"
 def probabilities(z) -> np.ndarray:
     """softmax(z) of one sample, from cnn.softmax_cross_entropy's gradient p - y."""
     z = np.asarray(z, dtype=float)
-    _, dz = cnn.softmax_cross_entropy(z[None], np.array([0]))
+    _loss, dz = cnn.softmax_cross_entropy(z[None], np.array([0]))
     return dz[0] + np.eye(len(z))[0]
 
 
@@ -56,7 +59,7 @@ def shade(value: float, scale: float) -> str:
 
 def _bars(d) -> str:
     svg = Svg(250, 226)
-    svg.text(4, 12, "probabilities p = softmax(z)", size=13, weight="bold", anchor="start")
+    svg.text(4, 12, _("probabilities p = softmax(z)"), size=13, weight="bold", anchor="start")
     base, top, width, gap = 176, 40, 46, 26
     scale = base - top                      # pixels for p = 1
     svg.line(20, base, 236, base, stroke=GRID, width=1)
@@ -72,8 +75,8 @@ def _bars(d) -> str:
         svg.text(x + width / 2, base + 14, f"p{sub(k)}", size=13, class_="bar-name")
         svg.text(x + width / 2, base + 32, f"z{sub(k)} = {num(z)}", size=12.5, fill=MUTED,
                  class_="logit", data_class=k, data_value=num(z))
-    return svg.render("The probabilities p = softmax(z) as bars, for the logits "
-                      + ", ".join(num(v) for v in d["z"]) + ".",
+    return svg.render(_("The probabilities p = softmax(z) as bars, for the logits %(z)s.",
+                        z=", ".join(num(v) for v in d["z"])),
                       ident="fig-softmax-p", max_width=340, class_="cnn-frame",
                       data_bar_scale=scale)
 
@@ -83,8 +86,8 @@ def _jacobian(d) -> str:
     K, cell, x0, y0 = len(J), 58, 40, 62
     scale = max(abs(v) for row in J for v in row)
     svg = Svg(250, 312)
-    svg.text(4, 12, "Jacobian: how p moves with z", size=13, weight="bold", anchor="start")
-    svg.text(4, 31, "row i: pᵢ, column j: the logit zⱼ", size=12.5, anchor="start",
+    svg.text(4, 12, _("Jacobian: how p moves with z"), size=13, weight="bold", anchor="start")
+    svg.text(4, 31, _("row i: pᵢ, column j: the logit zⱼ"), size=12.5, anchor="start",
              fill=MUTED)
     for k in range(K):
         svg.text(x0 + (k + 0.5) * cell, y0 - 9, f"z{sub(k)}", size=13, weight="bold")
@@ -95,22 +98,22 @@ def _jacobian(d) -> str:
          extra=lambda i, j: {"data_sign": "+" if J[i][j] > 0 else "−"})
     y = y0 + K * cell + 18
     svg.rect(4, y - 7, 14, 14, fill=shade(scale, scale), stroke=GRID)
-    svg.text(24, y, "positive: pᵢ rises with zⱼ", size=12.5, anchor="start")
+    svg.text(24, y, _("positive: pᵢ rises with zⱼ"), size=12.5, anchor="start")
     svg.rect(4, y + 15, 14, 14, fill=shade(-scale, scale), stroke=GRID)
-    svg.text(24, y + 22, "negative: pᵢ falls", size=12.5, anchor="start")
-    svg.text(4, y + 46, "every column sums to 0: Σ p stays 1", size=12.5, anchor="start",
+    svg.text(24, y + 22, _("negative: pᵢ falls"), size=12.5, anchor="start")
+    svg.text(4, y + 46, _("every column sums to 0: Σ p stays 1"), size=12.5, anchor="start",
              fill=MUTED)
-    return svg.render("The softmax Jacobian, row i the probability, column j the logit; "
-                      "the diagonal is positive, the rest negative.",
+    return svg.render(_("The softmax Jacobian, row i the probability, column j the logit; "
+                        "the diagonal is positive, the rest negative."),
                       ident="fig-softmax-jacobian", max_width=340, class_="cnn-frame")
 
 
 def _gradient(d) -> str:
     K, cell, x0, y0 = len(d["p"]), 58, 52, 58
     svg = Svg(250, 206)
-    svg.text(4, 12, f"cross-entropy, true class {d['label']}", size=13, weight="bold",
-             anchor="start")
-    svg.text(4, 31, "its gradient at the logits is p − y", size=12.5, anchor="start",
+    svg.text(4, 12, _("cross-entropy, true class %(label)s", label=d["label"]), size=13,
+             weight="bold", anchor="start")
+    svg.text(4, 31, _("its gradient at the logits is p − y"), size=12.5, anchor="start",
              fill=MUTED)
     rows = (("p", d["p"], "p", None), ("y", d["y"], "y", None),
             ("p − y", d["p_minus_y"], "grad", max(abs(v) for v in d["p_minus_y"])))
@@ -126,21 +129,31 @@ def _gradient(d) -> str:
             svg.text(x0 + (k + 0.5) * cell, y + h / 2, num(v), size=13)
             svg.close("g")
     g = d["p_minus_y"]
-    down = " and ".join(f"z{sub(k)}" for k in range(K) if g[k] > 0)
-    up = " and ".join(f"z{sub(k)}" for k in range(K) if g[k] < 0)
-    svg.text(4, y0 + 3 * (h + 8) + 6, f"gradient descent lowers {down}, raises {up}",
+    down = _both(f"z{sub(k)}" for k in range(K) if g[k] > 0)
+    up = _both(f"z{sub(k)}" for k in range(K) if g[k] < 0)
+    svg.text(4, y0 + 3 * (h + 8) + 6, _("gradient descent lowers %(down)s, raises %(up)s",
+                                        down=down, up=up),
              size=12.5, anchor="start", fill=MUTED, class_="descent")
-    return svg.render("p, the one-hot y of the true class and the gradient p − y.",
+    return svg.render(_("p, the one-hot y of the true class and the gradient p − y."),
                       ident="fig-softmax-grad", max_width=340, class_="cnn-frame")
+
+
+def _both(names) -> str:
+    """Names joined by "and" ("z₀ and z₂"), in the language being rendered."""
+    names = list(names)
+    text = names[0] if names else ""
+    for name in names[1:]:
+        text = _("%(first)s and %(second)s", first=text, second=name)
+    return text
 
 
 def softmax_jacobian() -> Figure:
     d = jacobian_data()
     html = ('<div class="cnn-frames cnn-softmax">\n'
             + "\n".join((_bars(d), _jacobian(d), _gradient(d))) + "\n</div>")
-    caption = ("One sample with logits z = (" + ", ".join(num(v) for v in d["z"])
-               + "). The Jacobian entries are central differences of the softmax "
-               "computed by cnn.softmax_cross_entropy, one logit at a time; the tests "
-               "check them against the exported formula. The gradient p − y is what "
-               "cnn.softmax_cross_entropy returns for this sample.")
+    caption = _("One sample with logits z = (%(z)s). The Jacobian entries are central "
+                "differences of the softmax computed by cnn.softmax_cross_entropy, one logit "
+                "at a time; the tests check them against the exported formula. The gradient "
+                "p − y is what cnn.softmax_cross_entropy returns for this sample.",
+                z=", ".join(num(v) for v in d["z"]))
     return Figure("softmax_jacobian", html, caption, d)

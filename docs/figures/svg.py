@@ -7,9 +7,14 @@ the same on a page, in a notebook and in a file opened on its own.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
+
+from docs.locale import Domain
+
+_ = Domain("figures")
 
 FONT = "sans-serif"
 INK = "#222222"
@@ -33,6 +38,42 @@ def sub(*indices: int) -> str:
     """Indices as Unicode subscripts: sub(1, 2) -> '\u2081\u2082'."""
     digits = "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089"
     return "".join("".join(digits[int(d)] for d in str(i)) for i in indices)
+
+
+def columns(text: str) -> int:
+    """The width of ``text`` in columns: 2 for a wide (CJK) character, 1 for any other.
+
+    A CJK character is about 1 em wide, a Latin one about half that, so a label's
+    width is roughly ``columns(text) * size / 2``; what decides where a label breaks
+    (``networks._lines``) counts columns, not characters.
+    """
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def lines(text: str) -> list[str]:
+    """A label of several lines, one message with its line breaks (``"\\n"``): the
+    translation breaks where its own language reads best, in as many lines as it needs."""
+    return text.split("\n")
+
+
+@dataclass(frozen=True)
+class Message:
+    """A label kept in a figure's data as a message and its fields, so the data stays
+    the same in every language: ``str()`` is the English, :meth:`say` the label in the
+    language being rendered (through the ``figures`` catalogue)."""
+
+    text: str
+    fields: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, text: str, **fields) -> Message:
+        return cls(text, tuple(fields.items()))
+
+    def __str__(self) -> str:
+        return self.text % dict(self.fields) if self.fields else self.text
+
+    def say(self) -> str:
+        return _(self.text, **dict(self.fields))
 
 
 def _attrs(attrs: dict[str, Any]) -> str:

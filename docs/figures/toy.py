@@ -13,9 +13,12 @@ import re
 import sympy as sp
 
 import derivations
+from docs.locale import Domain
 
 from . import Figure
-from .svg import GRID, INK, MUTED, PALETTE, Svg, grid, sub
+from .svg import GRID, INK, MUTED, PALETTE, Svg, grid, lines, sub
+
+_ = Domain("figures")
 
 _INDEX = re.compile(r"_\{([\d,]+)\}$")
 
@@ -92,13 +95,13 @@ def toy_graph() -> Figure:
     node_gap = (pixel_y[(n - 1, n - 1)] - top) / max(1, len(d["nodes"]) - 1)
     node_y = {node: top + i * node_gap for i, node in enumerate(d["nodes"])}
     out_y = top + (pixel_y[(n - 1, n - 1)] - top) / 2 - 40
-    svg.text(4, 14, "image x", size=13, weight="bold", anchor="start")
-    svg.text(4, 31, "pixels, row", size=11, fill=MUTED, anchor="start")
-    svg.text(4, 45, "by row", size=11, fill=MUTED, anchor="start")
-    svg.text(node_x, 14, "layer 1", size=13, weight="bold")
+    svg.text(4, 14, _("image x"), size=13, weight="bold", anchor="start")
+    for i, line in enumerate(lines(_("pixels, row\nby row"))):
+        svg.text(4, 31 + 14 * i, line, size=11, fill=MUTED, anchor="start")
+    svg.text(node_x, 14, _("layer 1"), size=13, weight="bold")
     svg.text(node_x, 31, "z = x * K", size=11, fill=MUTED)
     svg.text(node_x, 45, "a = tanh(z)", size=11, fill=MUTED)
-    svg.text(out_x, 14, "output, cost", size=13, weight="bold")
+    svg.text(out_x, 14, _("output, cost"), size=13, weight="bold")
     # Edges first, so the nodes are drawn over them.
     for node, kw, px in d["conv_edges"]:
         svg.line(px_x + 15, pixel_y[px], node_x - 24, node_y[node], stroke=kernel_colour[kw],
@@ -124,29 +127,29 @@ def toy_graph() -> Figure:
     svg.text(out_x, out_y + 9, "o = σ(z₂)", size=10.5, fill=MUTED)
     svg.arrow(out_x, out_y + 26, out_x, out_y + 56)
     svg.rect(out_x - 54, out_y + 58, 108, 64, fill="white", stroke=INK, rx=6)
-    svg.text(out_x, out_y + 74, "cost", size=12, weight="bold")
+    svg.text(out_x, out_y + 74, _("cost"), size=12, weight="bold")
     svg.text(out_x, out_y + 92, "L = ½(o − y)²", size=11)
-    svg.text(out_x, out_y + 108, "label y", size=11, fill=MUTED)
+    svg.text(out_x, out_y + 108, _("label y"), size=11, fill=MUTED)
     # The kernel, in matrix form, doubling as the colour legend of the edges.
     cell = 32
     lx, ly = W - 8 - k * cell, pixel_y[(n - 1, n - 1)] + 44
-    svg.text(lx + cell * k / 2, ly - 13, "kernel K", size=11, anchor="middle")
+    svg.text(lx + cell * k / 2, ly - 13, _("kernel K"), size=11, anchor="middle")
     grid(svg, lx, ly, [[f"k{sub(a, b)}" for b in range(k)] for a in range(k)], cell=cell,
          labels=[[f"k{sub(a, b)}" for b in range(k)] for a in range(k)],
          fills=[[kernel_colour[(a, b)] for b in range(k)] for a in range(k)], kind="kernel",
          size=11,
          extra=lambda a, b: {"data_kernel": f"{a},{b}", "data_colour": kernel_colour[(a, b)]})
-    notes = ("edge colour = kernel weight;", "true convolution: z₀₀ uses",
-             "k₀₀ with x₁₁ (flipped)")
+    notes = lines(_("edge colour = kernel weight;\ntrue convolution: z₀₀ uses\n"
+                    "k₀₀ with x₁₁ (flipped)"))
     for i, line in enumerate(notes):
-        svg.text(lx - 12, ly + cell * k / 2 + (i - 1) * 16, line, size=11, anchor="end",
-                 fill=MUTED)
-    title = ("The toy net as a graph: nine pixels feed four layer-1 nodes through the "
-             "2x2 kernel (edge colour = kernel weight), four dense weights feed the output.")
+        svg.text(lx - 12, ly + cell * k / 2 + (i - (len(notes) - 1) / 2) * 16, line, size=11,
+                 anchor="end", fill=MUTED)
+    title = _("The toy net as a graph: nine pixels feed four layer-1 nodes through the "
+              "2x2 kernel (edge colour = kernel weight), four dense weights feed the output.")
     return Figure("toy_graph", svg.render(title, ident="fig-toy-graph", max_width=W * 1.45),
-                  "The seed's toy net. Each layer-1 node adds four pixels, each times the "
-                  "kernel weight of the edge's colour; the edges are the terms of the exported "
-                  "forward formulas.", d)
+                  _("The seed's toy net. Each layer-1 node adds four pixels, each times the "
+                    "kernel weight of the edge's colour; the edges are the terms of the "
+                    "exported forward formulas."), d)
 
 
 def kernel_terms_data(case: str) -> dict:
@@ -211,12 +214,14 @@ def kernel_terms(case: str) -> Figure:
             lead = "= " if line == 0 else "+ "
             svg.text(4, ey + line * 15, lead + text, size=10, anchor="start",
                      class_="equation-line")
-        parts.append(svg.render(f"dL/dk[{a},{b}] = the sum of {len(pairs)} pixel-delta "
-                                f"products, coloured by delta.",
+        parts.append(svg.render(_("%(gradient)s = the sum of %(count)s pixel-delta products, "
+                                  "coloured by delta.", gradient=f"dL/dk[{a},{b}]",
+                                  count=len(pairs)),
                                 ident=f"fig-toy-terms-{case}-{a}-{b}", max_width=panel_w * 1.3,
                                 class_="weight-panel", data_weight=f"{a},{b}"))
-    caption = (f"Case {case}: one panel per kernel weight, placed where that weight sits in "
-               f"the kernel. Drawn from the terms of the exported chain-rule formulas.")
+    caption = _("Case %(case)s: one panel per kernel weight, placed where that weight sits in "
+                "the kernel. Drawn from the terms of the exported chain-rule formulas.",
+                case=case)
     html = (f'<div class="cnn-panels" style="--cols: {k}" '
             f'data-figure="toy_kernel_terms_{case}">\n' + "\n".join(parts) + "\n</div>")
     return Figure(f"toy_kernel_terms_{case}", html, caption, d)
@@ -226,19 +231,19 @@ def _delta_legend(m: int, p: int, colour: dict, case: str) -> str:
     """The delta map, each delta in its colour: what the panels' colours mean."""
     cell = 26
     W = 40 + m * cell + 260
-    svg = Svg(W, max(m * cell + 12, 60))
+    text = [_("The layer-1 deltas δ = dL/dz, each in its colour."),
+            *lines(_("In each panel below, a pixel's colour is the delta\n"
+                     "it multiplies in that kernel weight's gradient.")),
+            _("Grey cells: padding (zeros).") if p else _("White cells: pixels not used.")]
+    svg = Svg(W, max(m * cell + 12, 15 * len(text)))
     grid(svg, 6, 6, [[f"{i},{j}" for j in range(m)] for i in range(m)], cell=cell,
          labels=[[f"δ{sub(i, j)}" for j in range(m)] for i in range(m)],
          fills=[[colour[(i, j)] for j in range(m)] for i in range(m)], kind="delta", size=10,
          extra=lambda i, j: {"data_delta": f"{i},{j}", "data_colour": colour[(i, j)]})
     lx = 6 + m * cell + 14
-    lines = ("The layer-1 deltas δ = dL/dz, each in its colour.",
-             "In each panel below, a pixel's colour is the delta",
-             "it multiplies in that kernel weight's gradient.",
-             "Grey cells: padding (zeros)." if p else "White cells: pixels not used.")
-    for i, line in enumerate(lines):
+    for i, line in enumerate(text):
         svg.text(lx, 12 + i * 15, line, size=11 if i == 0 else 10, anchor="start",
                  weight="bold" if i == 0 else None)
-    return svg.render(f"Legend: the colour of each layer-1 delta, case {case}.",
+    return svg.render(_("Legend: the colour of each layer-1 delta, case %(case)s.", case=case),
                       ident=f"fig-toy-terms-{case}-legend", max_width=W,
                       class_="cnn-panels-legend")
