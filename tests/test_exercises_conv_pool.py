@@ -90,3 +90,17 @@ def test_overlapping_average_answer_matches_the_library():
     ex = exercises("avg_pool")["overlapping_windows"]()
     dx = cnn.avg_pool2d_backward(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 3, 3)), size=2, stride=1)
     assert f"receives **{dx[0, 0, 1, 1]:g}**" in ex.answer and "**4** windows" in ex.answer
+
+
+def test_the_helpers_list_in_each_language_and_take_statements_from_the_export():
+    import derivations
+    from docs.exercises import listing, statement
+    from docs.locale import Domain, speaking
+    english = derivations.load("max_pool").facts["ties_first_maximum_wins"]["statement"]
+    assert statement("max_pool", "ties_first_maximum_wins") == english
+    assert listing(["(0, 0)", "(1, 1)", "(2, 2)"]) == "(0, 0), (1, 1), (2, 2)"
+    with speaking("zh", strict=True):
+        assert listing(["`dx`", "`dw`"]) == "`dx`、`dw`"
+    with speaking("zh"):      # the derivation's own catalogue translates a fact's statement
+        assert (statement("max_pool", "ties_first_maximum_wins")
+                == Domain("derivations/max_pool")(english))

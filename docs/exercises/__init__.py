@@ -10,6 +10,14 @@ question in a "question" admonition and the answer folded inside it.
 
 Answers may show exported formulas with :func:`formula_md` (never a
 gradient formula typed by hand) and arrays with :func:`array_md`.
+
+The words are translated (the Chinese site shows the same exercises): every
+title, question and answer is built from messages of the ``exercises``
+catalogue, ``_("...")`` below (``docs/locale/zh/exercises.po``), called when
+the exercise is computed, with the computed numbers, arrays and code as
+``%(name)s`` fields; an exported fact's statement is the derivation's own
+message (:func:`statement`). ``python -m docs.locale update --domain
+exercises`` collects the messages.
 """
 
 from __future__ import annotations
@@ -18,7 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Exercise", "array_md", "formula_md"]
+from docs.locale import Domain
+
+__all__ = ["Exercise", "_", "array_md", "formula_md", "listing", "statement"]
+
+#: The exercises' messages: ``_("The cost is **%(loss)s**.", loss=...)`` (see docs.locale).
+_ = Domain("exercises")
 
 
 @dataclass(frozen=True)
@@ -42,3 +55,15 @@ def formula_md(subject: str, case: str, name: str) -> str:
     import derivations
     f = derivations.load(subject).formula(case, name)
     return f"$$\n{f.equation}\n$$"
+
+
+def statement(subject: str, fact: str) -> str:
+    """The statement of an exported fact, in the language being rendered (the
+    derivation's catalogue, ``derivations/<subject>``, translates it)."""
+    import derivations
+    return Domain(f"derivations/{subject}")(derivations.load(subject).facts[fact]["statement"])
+
+
+def listing(items) -> str:
+    """Items named in a sentence, one after the other: "a, b, c" ("a、b、c" in Chinese)."""
+    return _(", ").join(items)

@@ -13,7 +13,7 @@ import numpy as np
 
 import cnn
 import derivations
-from docs.exercises import Exercise, array_md
+from docs.exercises import Exercise, _, array_md, statement
 
 
 def _fact(name: str) -> dict:
@@ -28,16 +28,18 @@ def what_each_entry_receives() -> Exercise:
     g = np.array([[[[4., 8.], [-4., 2.]]]])
     dx = cnn.avg_pool2d_backward(g, x, size=2, stride=2)[0, 0]
     return Exercise(
-        "What does each entry receive?",
-        "Pool this 4x4 input with 2x2 windows and stride 2 (average pooling); the upstream "
-        "gradient is $G$. What is `dx`? Do the values of $x$ matter?\n\n$x$ =\n\n"
-        + array_md(x[0, 0], 0) + "\n\n$G$ =\n\n" + array_md(g[0, 0], 0),
-        f"Each window splits its $G$ into 4 equal shares: the top-left window sends "
-        f"**{dx[0, 0]:g}** to each of its four entries, the top-right **{dx[0, 2]:g}**, the "
-        f"bottom-left **{dx[2, 0]:g}**, the bottom-right **{dx[2, 2]:g}**. The values of $x$ "
-        "do not matter at all: the layer is linear in $x$, so its derivative is a constant. "
-        "From `cnn.avg_pool2d_backward`:\n\n" + array_md(dx, 2)
-        + "\n\nThe rule: " + _fact("routing_spreads_evenly")["statement"])
+        _("What does each entry receive?"),
+        _("Pool this 4x4 input with 2x2 windows and stride 2 (average pooling); the upstream "
+          "gradient is $G$. What is `dx`? Do the values of $x$ matter?\n\n$x$ =\n\n%(x)s\n\n"
+          "$G$ =\n\n%(g)s", x=array_md(x[0, 0], 0), g=array_md(g[0, 0], 0)),
+        _("Each window splits its $G$ into 4 equal shares: the top-left window sends "
+          "**%(top_left)s** to each of its four entries, the top-right **%(top_right)s**, the "
+          "bottom-left **%(bottom_left)s**, the bottom-right **%(bottom_right)s**. The values of "
+          "$x$ do not matter at all: the layer is linear in $x$, so its derivative is a "
+          "constant. From `cnn.avg_pool2d_backward`:\n\n%(dx)s\n\nThe rule: %(rule)s",
+          top_left=f"{dx[0, 0]:g}", top_right=f"{dx[0, 2]:g}", bottom_left=f"{dx[2, 0]:g}",
+          bottom_right=f"{dx[2, 2]:g}", dx=array_md(dx, 2),
+          rule=statement("avg_pool", "routing_spreads_evenly")))
 
 
 def overlapping_windows() -> Exercise:
@@ -48,18 +50,19 @@ def overlapping_windows() -> Exercise:
     dx = cnn.avg_pool2d_backward(g, x, size=2, stride=1)[0, 0]
     counts = _fact("routing_spreads_evenly")["data"]["size2_stride1"]["windows_containing_each_entry"]
     return Exercise(
-        "Overlapping windows",
-        "Pool this 3x3 input with 2x2 windows and stride 1 (four windows that overlap), "
-        "with $G$ = 1 for every window. How much gradient does the centre entry receive? "
-        "A corner? An edge?\n\n$x$ =\n\n" + array_md(x[0, 0], 0),
-        f"An entry receives the share $G/k^2$ = **{dx[0, 0]:g}** (what a corner, in one "
-        "window, gets) from every window that contains it. The centre is in "
-        f"**{counts['1,1']}** windows (the export counts them), so it receives "
-        f"**{dx[1, 1]:g}**; a corner is in {counts['0,0']}; "
-        f"an edge entry is in {counts['0,1']} and receives **{dx[0, 1]:g}**. From "
-        "`cnn.avg_pool2d_backward`:\n\n" + array_md(dx, 2) + "\n\nThe sum of `dx` is the "
-        f"sum of $G$, **{dx.sum():g}**: each window passes its gradient back exactly once, "
-        "however the windows overlap.")
+        _("Overlapping windows"),
+        _("Pool this 3x3 input with 2x2 windows and stride 1 (four windows that overlap), "
+          "with $G$ = 1 for every window. How much gradient does the centre entry receive? "
+          "A corner? An edge?\n\n$x$ =\n\n%(x)s", x=array_md(x[0, 0], 0)),
+        _("An entry receives the share $G/k^2$ = **%(share)s** (what a corner, in one window, "
+          "gets) from every window that contains it. The centre is in **%(centre_windows)s** "
+          "windows (the export counts them), so it receives **%(centre)s**; a corner is in "
+          "%(corner_windows)s; an edge entry is in %(edge_windows)s and receives **%(edge)s**. "
+          "From `cnn.avg_pool2d_backward`:\n\n%(dx)s\n\nThe sum of `dx` is the sum of $G$, "
+          "**%(sum)s**: each window passes its gradient back exactly once, however the windows "
+          "overlap.", share=f"{dx[0, 0]:g}", centre_windows=counts["1,1"],
+          centre=f"{dx[1, 1]:g}", corner_windows=counts["0,0"], edge_windows=counts["0,1"],
+          edge=f"{dx[0, 1]:g}", dx=array_md(dx, 2), sum=f"{dx.sum():g}"))
 
 
 def backward_assigns_shares(dy, x, size=2, stride=2):
@@ -81,15 +84,16 @@ def find_the_overlap_bug() -> Exercise:
     same = np.array_equal(backward_assigns_shares(g[0, 0], np.zeros((4, 4)), size=2, stride=2),
                           cnn.avg_pool2d_backward(g, np.zeros((1, 1, 4, 4)))[0, 0])
     return Exercise(
-        "Find the bug: overlapping windows",
-        "This backward pass is right for the usual 2x2 pool with stride 2. Run it with "
-        "size 2 and stride 1 on a 3x3 input, with $G$ below. What goes wrong?\n\n$G$ =\n\n"
-        + array_md(g[0, 0], 0) + "\n\n```python\n"
-        + inspect.getsource(backward_assigns_shares).rstrip() + "\n```",
-        "It **assigns** each window's share instead of adding it, so where windows overlap "
-        "the last window overwrites the others. It returns\n\n" + array_md(buggy, 2)
-        + f"\n\nwhose sum is **{buggy.sum():g}** for a total upstream gradient of "
-        f"**{g.sum():g}**; `cnn.avg_pool2d_backward` adds the shares:\n\n{array_md(right, 2)}"
-        f"\n\nsum **{right.sum():g}**. With stride 2 no entry is in two windows, so the two "
-        f"agree there (equal: **{same}**), which is why a test on the usual pool alone "
-        "does not see the bug.")
+        _("Find the bug: overlapping windows"),
+        _("This backward pass is right for the usual 2x2 pool with stride 2. Run it with "
+          "size 2 and stride 1 on a 3x3 input, with $G$ below. What goes wrong?\n\n$G$ =\n\n"
+          "%(g)s", g=array_md(g[0, 0], 0))
+        + "\n\n```python\n" + inspect.getsource(backward_assigns_shares).rstrip() + "\n```",
+        _("It **assigns** each window's share instead of adding it, so where windows overlap "
+          "the last window overwrites the others. It returns\n\n%(buggy)s\n\nwhose sum is "
+          "**%(buggy_sum)s** for a total upstream gradient of **%(total)s**; "
+          "`cnn.avg_pool2d_backward` adds the shares:\n\n%(right)s\n\nsum **%(right_sum)s**. "
+          "With stride 2 no entry is in two windows, so the two agree there (equal: "
+          "**%(same)s**), which is why a test on the usual pool alone does not see the bug.",
+          buggy=array_md(buggy, 2), buggy_sum=f"{buggy.sum():g}", total=f"{g.sum():g}",
+          right=array_md(right, 2), right_sum=f"{right.sum():g}", same=same))

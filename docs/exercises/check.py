@@ -6,6 +6,10 @@ mistake return?", and the answer computed at build time by the catalogue's own
 construction of the mistake (cnn/check/catalogue.py) next to the library's
 right output. Then the exercises that ask the reader to write a backward
 function and run the checker; their answers run the checker on a solution.
+
+An entry's sentence is a message of the ``exercises`` catalogue too (the
+Chinese page shows it translated); the checker's own reports, shown as code,
+stay as the checker prints them.
 """
 
 from __future__ import annotations
@@ -15,13 +19,11 @@ import numpy as np
 import cnn
 import cnn.check
 from cnn.check._targets import TARGETS, Probe
-from docs.exercises import Exercise, array_md
+from docs.exercises import Exercise, _, array_md, listing
 
-_TARGET_TITLES = {
-    "conv2d_backward": "`conv2d_backward`", "max_pool2d_backward": "`max_pool2d_backward`",
-    "dense_backward": "`dense_backward`", "softmax_cross_entropy": "`softmax_cross_entropy`",
-    "l2_loss": "`l2_loss`", "toy_gradients": "the toy net's `gradients`",
-}
+def _target_title(target: str) -> str:
+    """How a question names a checkable function: its name, or in words for the toy net's."""
+    return _("the toy net's `gradients`") if target == "toy_gradients" else f"`{target}`"
 
 
 def _ints(shape, seed, low=-2, high=3):
@@ -70,11 +72,12 @@ def _show(name, value) -> str:
     a = np.asarray(value)
     if a.ndim == 0:
         return f"`{name}` = {float(a):.4g}"
+    shape = _("`%(name)s`, of shape %(shape)s:", name=name, shape=a.shape)
     if a.ndim == 4:                 # every image and channel: answers sum over the batch
-        return f"`{name}`, of shape {a.shape}:\n\n" + "\n\n".join(
-            f"`{name}[{n}, {c}]`:\n\n" + array_md(a[n, c], 3)
+        return shape + "\n\n" + "\n\n".join(
+            _("`%(name)s[%(n)s, %(c)s]`:", name=name, n=n, c=c) + "\n\n" + array_md(a[n, c], 3)
             for n in range(a.shape[0]) for c in range(a.shape[1]))
-    return f"`{name}`, of shape {a.shape}:\n\n" + array_md(a, 3)
+    return shape + "\n\n" + array_md(a, 3)
 
 
 def _example(key: str) -> Exercise:
@@ -94,25 +97,28 @@ def _example(key: str) -> Exercise:
         raise ValueError(f"no tiny example tells {key} apart on {target}")
     inputs = "\n\n".join(_show(n, a) for n, a in zip(t.arg_names, probe.args)
                          if isinstance(a, np.ndarray) or n == "label")
-    options = ", ".join(f"{k}={v}" for k, v in probe.kwargs.items())
-    others = [_TARGET_TITLES.get(x, f"`{x}`") for x in m.targets[1:]]
-    applies = _TARGET_TITLES.get(target, f"`{target}`") + (
-        f" (also {', '.join(others)})" if others else "")
-    names = [t.outputs[i] for i in differ]
-    question = (f"{m.sentence}\n\nApplies to {applies}. Read [the right formula]"
-                f"({m.page}).\n\nOn this input{f' ({options})' if options else ''}, what does "
-                f"code with this mistake return for {', '.join(f'`{n}`' for n in names)}?"
-                f"\n\n{inputs}")
+    options = ", ".join(f"{k}={v}" for k, v in probe.kwargs.items())   # code: not a listing
+    others = [_target_title(x) for x in m.targets[1:]]
+    applies = (_("%(target)s (also %(others)s)", target=_target_title(target),
+                 others=listing(others)) if others else _target_title(target))
+    names = listing(f"`{t.outputs[i]}`" for i in differ)
+    ask = (_("On this input (%(options)s), what does code with this mistake return for "
+             "%(outputs)s?", options=options, outputs=names) if options else
+           _("On this input, what does code with this mistake return for %(outputs)s?",
+             outputs=names))
+    question = "\n\n".join([_(m.sentence),
+                             _("Applies to %(targets)s. Read [the right formula](%(page)s).",
+                               targets=applies, page=m.page), ask, inputs])
     answer = []
     for i in differ:
-        answer.append("Right: " + _show(t.outputs[i], right[i]) + "\n\nWith the mistake: "
-                      + _show(t.outputs[i], wrong[i]))
+        answer.append(_("Right: %(right)s\n\nWith the mistake: %(wrong)s",
+                        right=_show(t.outputs[i], right[i]), wrong=_show(t.outputs[i], wrong[i])))
     same = [t.outputs[i] for i in range(len(right)) if i not in differ]
     if same:
-        answer.append(f"{', '.join(f'`{n}`' for n in same)}: unchanged.")
-    answer.append(f"`cnn.check` names this mistake `{key}` when a function's outputs equal "
-                  f"these on every probe.")
-    return Exercise(f"predict what {key} returns", question, "\n\n".join(answer))
+        answer.append(_("%(outputs)s: unchanged.", outputs=listing(f"`{n}`" for n in same)))
+    answer.append(_("`cnn.check` names this mistake `%(key)s` when a function's outputs equal "
+                    "these on every probe.", key=key))
+    return Exercise(_("predict what %(key)s returns", key=key), question, "\n\n".join(answer))
 
 
 def _make(key):
@@ -136,34 +142,36 @@ def _solution_report(function, fn) -> str:
 def write_conv2d_backward() -> Exercise:
     def solution(dy, x, w, *, stride=1, padding=0):
         return cnn.conv2d_backward(dy, x, w, stride=stride, padding=padding)
+    command = "```bash\ncnn check conv2d_backward conv2d_backward_starter.py:conv2d_backward\n```"
     return Exercise(
-        "write conv2d_backward and check it",
-        "Download the starter file [conv2d_backward_starter.py]"
-        "(downloads/check/conv2d_backward_starter.py), fill in the three gradients (loops are "
-        "fine: the checker's probes are small), and run\n\n"
-        "```bash\ncnn check conv2d_backward conv2d_backward_starter.py:conv2d_backward\n```\n\n"
-        "Until you have filled it in, the checker reports the `NotImplementedError`. Then make "
-        "one deliberate mistake (rotate `dw`, forget to crop the padding, drop the stride) and "
-        "check that the report names it.",
-        "A right solution's report (here the library's own function, checked when this page "
-        "was built):\n\n" + _solution_report("conv2d_backward", solution)
-        + "\n\nIf yours says WRONG with no known mistake, look at which outputs the report "
-        "lists as wrong and at the first failing probe: stride 2 or padding 1 in it points at "
-        "the dilation or the crop.")
+        _("write conv2d_backward and check it"),
+        _("Download the starter file [conv2d_backward_starter.py]"
+          "(downloads/check/conv2d_backward_starter.py), fill in the three gradients (loops are "
+          "fine: the checker's probes are small), and run\n\n%(command)s\n\nUntil you have "
+          "filled it in, the checker reports the `NotImplementedError`. Then make one "
+          "deliberate mistake (rotate `dw`, forget to crop the padding, drop the stride) and "
+          "check that the report names it.", command=command),
+        _("A right solution's report (here the library's own function, checked when this page "
+          "was built):\n\n%(report)s\n\nIf yours says WRONG with no known mistake, look at "
+          "which outputs the report lists as wrong and at the first failing probe: stride 2 or "
+          "padding 1 in it points at the dilation or the crop.",
+          report=_solution_report("conv2d_backward", solution)))
 
 
 def write_max_pool2d_backward() -> Exercise:
+    command = ("```bash\ncnn check max_pool2d_backward "
+               "max_pool2d_backward_starter.py:max_pool2d_backward\n```")
     return Exercise(
-        "write max_pool2d_backward and check it",
-        "Download [max_pool2d_backward_starter.py](downloads/check/max_pool2d_backward_starter.py),"
-        " route each window's gradient to its maximum (on ties: to the first maximum in "
-        "row-major order), and run\n\n```bash\ncnn check max_pool2d_backward "
-        "max_pool2d_backward_starter.py:max_pool2d_backward\n```\n\nWhich catalogue entry do "
-        "you get if you write `+=` as `=` for windows that overlap?",
-        "The library's function passes:\n\n"
-        + _solution_report("max_pool2d_backward", cnn.max_pool2d_backward)
-        + "\n\nWriting each window's slice with `=` gives `pool_overlap_overwritten`: it shows "
-        "only on the probes with stride < size, where windows share pixels.")
+        _("write max_pool2d_backward and check it"),
+        _("Download [max_pool2d_backward_starter.py]"
+          "(downloads/check/max_pool2d_backward_starter.py), route each window's gradient to "
+          "its maximum (on ties: to the first maximum in row-major order), and run\n\n"
+          "%(command)s\n\nWhich catalogue entry do you get if you write `+=` as `=` for "
+          "windows that overlap?", command=command),
+        _("The library's function passes:\n\n%(report)s\n\nWriting each window's slice with "
+          "`=` gives `pool_overlap_overwritten`: it shows only on the probes with stride < size, "
+          "where windows share pixels.",
+          report=_solution_report("max_pool2d_backward", cnn.max_pool2d_backward)))
 
 
 def diagnose_the_seed() -> Exercise:
@@ -171,12 +179,12 @@ def diagnose_the_seed() -> Exercise:
         return cnn.toy_net.gradients(image, label, kernel, weights, padding=padding,
                                      variant="seed_original")
     return Exercise(
-        "diagnose seed 004's first kernel gradient",
-        "Seed 004's first code computed the toy net's kernel gradient as "
-        "`convolve2d(x, rot180(delta), 'valid')`; `cnn.toy_net.gradients(..., "
-        "variant=\"seed_original\")` does the same. Check it with "
-        "`cnn.check.toy_gradients` (wrap it so that it takes `padding` only) and predict the "
-        "diagnosis before you run it.",
-        _solution_report("toy_gradients", seed_first)
-        + "\n\nOn the seed's own data this mistake never showed, because tanh was saturated; "
-        "the checker's probes are unsaturated and asymmetric.")
+        _("diagnose seed 004's first kernel gradient"),
+        _("Seed 004's first code computed the toy net's kernel gradient as "
+          "`convolve2d(x, rot180(delta), 'valid')`; `cnn.toy_net.gradients(..., "
+          "variant=\"seed_original\")` does the same. Check it with "
+          "`cnn.check.toy_gradients` (wrap it so that it takes `padding` only) and predict the "
+          "diagnosis before you run it."),
+        _solution_report("toy_gradients", seed_first) + "\n\n"
+        + _("On the seed's own data this mistake never showed, because tanh was saturated; the "
+            "checker's probes are unsaturated and asymmetric."))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import cnn
-from docs.exercises import Exercise, array_md
+from docs.exercises import Exercise, _, array_md
 
 OUT = np.array([[0.5, 2.0], [1.0, -1.0], [0.0, 0.0]])
 TARGET = np.array([[0.0, 1.0], [1.0, 1.0], [3.0, 0.0]])
@@ -14,12 +14,13 @@ TARGET = np.array([[0.0, 1.0], [1.0, 1.0], [3.0, 0.0]])
 def predict_gradient() -> Exercise:
     loss, grad = cnn.l2_loss(OUT, TARGET)
     return Exercise(
-        "Predict the gradient",
-        "A batch of N = 3 samples with 2 outputs each:\n\noutput\n\n" + array_md(OUT)
-        + "\n\ntarget\n\n" + array_md(TARGET) + "\n\nWhat are the batch-mean L2 cost "
-        "and its gradient with respect to the output?",
-        f"The cost is **{float(loss):g}** and the gradient (o − t)/N, N = {len(OUT)}, is\n\n"
-        + array_md(grad) + "\n\n(both from `cnn.l2_loss(output, target)`).")
+        _("Predict the gradient"),
+        _("A batch of N = 3 samples with 2 outputs each:\n\noutput\n\n%(output)s\n\ntarget"
+          "\n\n%(target)s\n\nWhat are the batch-mean L2 cost and its gradient with respect to "
+          "the output?", output=array_md(OUT), target=array_md(TARGET)),
+        _("The cost is **%(loss)s** and the gradient (o − t)/N, N = %(n)s, is\n\n%(grad)s\n\n"
+          "(both from `cnn.l2_loss(output, target)`).",
+          loss=f"{float(loss):g}", n=len(OUT), grad=array_md(grad)))
 
 
 def find_the_bug() -> Exercise:
@@ -33,12 +34,13 @@ def find_the_bug() -> Exercise:
         minus[idx] -= h
         numeric[idx] = (loss_sum(plus) - loss_sum(minus)) / (2 * h)
     assert np.allclose(numeric, snippet * len(OUT), atol=1e-6)
+    code = "```python\nloss = 0.5 * np.sum((o - t) ** 2)\ngrad = (o - t) / len(o)\n```"
     return Exercise(
-        "Find the bug",
-        "A training loop reports this cost and uses this gradient:\n\n"
-        "```python\nloss = 0.5 * np.sum((o - t) ** 2)\ngrad = (o - t) / len(o)\n```\n\n"
-        "With the batch of the previous exercise, is `grad` the gradient of `loss`?",
-        "No: `loss` is the batch **sum**, whose gradient is o − t; `grad` is the "
-        "gradient of the batch **mean**, 3 times smaller. Central differences of `loss` "
-        "give\n\n" + array_md(numeric) + "\n\nwhile `grad` is\n\n" + array_md(snippet)
-        + "\n\nEither report the mean (`np.mean` over the samples) or drop the `/ len(o)`.")
+        _("Find the bug"),
+        _("A training loop reports this cost and uses this gradient:\n\n%(code)s\n\nWith the "
+          "batch of the previous exercise, is `grad` the gradient of `loss`?", code=code),
+        _("No: `loss` is the batch **sum**, whose gradient is o − t; `grad` is the gradient of "
+          "the batch **mean**, 3 times smaller. Central differences of `loss` give\n\n"
+          "%(numeric)s\n\nwhile `grad` is\n\n%(grad)s\n\nEither report the mean (`np.mean` "
+          "over the samples) or drop the `/ len(o)`.",
+          numeric=array_md(numeric), grad=array_md(snippet)))

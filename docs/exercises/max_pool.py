@@ -13,15 +13,15 @@ import numpy as np
 
 import cnn
 import derivations
-from docs.exercises import Exercise, array_md
+from docs.exercises import Exercise, _, array_md, listing, statement
 
 
 def _statement(name: str) -> str:
-    return derivations.load("max_pool").facts[name]["statement"]
+    return statement("max_pool", name)
 
 
 def _positions(a) -> str:
-    return ", ".join(f"({i}, {j})" for i, j in zip(*np.nonzero(a)))
+    return listing(f"({i}, {j})" for i, j in zip(*np.nonzero(a)))
 
 
 def _capital(text: str) -> str:
@@ -30,7 +30,8 @@ def _capital(text: str) -> str:
 
 def _windows(x, size=2, stride=2):
     """(name, tied positions in row-major order) of each window of a 2-D array."""
-    names = {(0, 0): "top-left", (0, 1): "top-right", (1, 0): "bottom-left", (1, 1): "bottom-right"}
+    names = {(0, 0): _("top-left"), (0, 1): _("top-right"), (1, 0): _("bottom-left"),
+             (1, 1): _("bottom-right")}
     out = []
     for i in range((x.shape[0] - size) // stride + 1):
         for j in range((x.shape[1] - size) // stride + 1):
@@ -48,17 +49,20 @@ def which_entries_receive() -> Exercise:
                     [5., 0., 1., 6.]]]])
     g = np.array([[[[1., 2.], [3., 4.]]]])
     dx = cnn.max_pool2d_backward(g, x, size=2, stride=2)[0, 0]
+    windows = _capital(_("; ").join(
+        _("the %(window)s window's maximum %(top)s is at %(tied)s, and %(first)s wins",
+          window=name, top=f"{top:g}", tied=listing(map(str, tied)), first=tied[0])
+        for name, top, tied in _windows(x[0, 0])))
     return Exercise(
-        "Where does the gradient go?",
-        "Pool this 4x4 input with 2x2 windows and stride 2; the upstream gradient is $G$. "
-        "Which entries of `dx` are non-zero, and what "
-        "are they?\n\n$x$ =\n\n" + array_md(x[0, 0], 0) + "\n\n$G$ =\n\n" + array_md(g[0, 0], 0),
-        f"Only **{_positions(dx)}** receive anything, one entry per window, each the $G$ of "
-        "its window. " + _capital("; ".join(
-            f"the {name} window's maximum {top:g} is at {', '.join(map(str, tied))}, and "
-            f"{tied[0]} wins" for name, top, tied in _windows(x[0, 0])))
-        + " (the first in row-major order). From `cnn.max_pool2d_backward`:\n\n"
-        + array_md(dx, 0) + "\n\nThe rule: " + _statement("ties_first_maximum_wins"))
+        _("Where does the gradient go?"),
+        _("Pool this 4x4 input with 2x2 windows and stride 2; the upstream gradient is $G$. "
+          "Which entries of `dx` are non-zero, and what are they?\n\n$x$ =\n\n%(x)s\n\n"
+          "$G$ =\n\n%(g)s", x=array_md(x[0, 0], 0), g=array_md(g[0, 0], 0)),
+        _("Only **%(positions)s** receive anything, one entry per window, each the $G$ of its "
+          "window. %(windows)s (the first in row-major order). From "
+          "`cnn.max_pool2d_backward`:\n\n%(dx)s\n\nThe rule: %(rule)s",
+          positions=_positions(dx), windows=windows, dx=array_md(dx, 0),
+          rule=_statement("ties_first_maximum_wins")))
 
 
 def overlapping_windows() -> Exercise:
@@ -71,16 +75,17 @@ def overlapping_windows() -> Exercise:
     counts = derivations.load("max_pool").facts["routing_is_derivative_of_max"]["data"][
         "size2_stride1"]["windows_containing_each_entry"]
     return Exercise(
-        "Overlapping windows",
-        "Pool this 3x3 input with 2x2 windows and stride 1 (four windows that overlap), "
-        "with $G$ = 1 for every window. How much gradient does the centre entry, the 9, "
-        "receive? And the 5?\n\n$x$ =\n\n" + array_md(x[0, 0], 0),
-        f"The centre is in **{counts['1,1']}** windows (the export counts them) and wins "
-        f"every one, so it receives **{dx[1, 1]:g}**; the 5 is in {counts['2,1']} windows "
-        f"and wins none, so it receives **{dx[2, 1]:g}**. An entry collects the $G$ of every "
-        "window it wins, once per window. From `cnn.max_pool2d_backward`:\n\n"
-        + array_md(dx, 0) + "\n\nThe sum of `dx` is the sum of $G$, "
-        f"{dx.sum():g}: each window passes its gradient back exactly once.")
+        _("Overlapping windows"),
+        _("Pool this 3x3 input with 2x2 windows and stride 1 (four windows that overlap), "
+          "with $G$ = 1 for every window. How much gradient does the centre entry, the 9, "
+          "receive? And the 5?\n\n$x$ =\n\n%(x)s", x=array_md(x[0, 0], 0)),
+        _("The centre is in **%(centre_windows)s** windows (the export counts them) and wins "
+          "every one, so it receives **%(centre)s**; the 5 is in %(five_windows)s windows and "
+          "wins none, so it receives **%(five)s**. An entry collects the $G$ of every window it "
+          "wins, once per window. From `cnn.max_pool2d_backward`:\n\n%(dx)s\n\nThe sum of "
+          "`dx` is the sum of $G$, %(sum)s: each window passes its gradient back exactly once.",
+          centre_windows=counts["1,1"], centre=f"{dx[1, 1]:g}", five_windows=counts["2,1"],
+          five=f"{dx[2, 1]:g}", dx=array_md(dx, 0), sum=f"{dx.sum():g}"))
 
 
 def backward_every_tied_max(dy, x):
@@ -102,18 +107,21 @@ def find_the_tie_bug() -> Exercise:
     g = np.array([[[[1., 1.], [1., 1.]]]])
     buggy = backward_every_tied_max(g[0, 0], x[0, 0])
     right = cnn.max_pool2d_backward(g, x, size=2, stride=2)[0, 0]
+    sends = listing(_("the %(window)s window sends %(count)s", window=name, count=len(tied))
+                    for name, _top, tied in _windows(x[0, 0]))
     return Exercise(
-        "Find the bug: ties",
-        "This backward pass gives the right answer on random inputs. On which inputs is it "
-        "wrong, and by how much? Try it on this one, with $G$ = 1 everywhere.\n\n"
-        "$x$ =\n\n" + array_md(x[0, 0], 0) + "\n\n```python\n"
-        + inspect.getsource(backward_every_tied_max).rstrip() + "\n```",
-        "At a tie the mask is 1 on every tied entry, so the window passes its gradient back "
-        f"several times: the function returns\n\n{array_md(buggy, 0)}\n\nwhose sum is "
-        f"**{buggy.sum():g}** for a total upstream gradient of **{g.sum():g}** ("
-        + ", ".join(f"the {name} window sends {len(tied)}" for name, _, tied in _windows(x[0, 0]))
-        + "). `cnn.max_pool2d_backward` "
-        f"gives each window's gradient to one entry:\n\n{array_md(right, 0)}\n\nsum "
-        f"**{right.sum():g}**. On random floating-point inputs ties almost never happen, so a gradient check "
-        "does not see the bug; ReLU outputs (many exact zeros) and integer images do tie. "
-        + _statement("sympy_half_at_ties_is_not_a_subgradient"))
+        _("Find the bug: ties"),
+        _("This backward pass gives the right answer on random inputs. On which inputs is it "
+          "wrong, and by how much? Try it on this one, with $G$ = 1 everywhere.\n\n"
+          "$x$ =\n\n%(x)s", x=array_md(x[0, 0], 0))
+        + "\n\n```python\n" + inspect.getsource(backward_every_tied_max).rstrip() + "\n```",
+        _("At a tie the mask is 1 on every tied entry, so the window passes its gradient back "
+          "several times: the function returns\n\n%(buggy)s\n\nwhose sum is "
+          "**%(buggy_sum)s** for a total upstream gradient of **%(total)s** (%(sends)s). "
+          "`cnn.max_pool2d_backward` gives each window's gradient to one entry:\n\n%(right)s"
+          "\n\nsum **%(right_sum)s**. On random floating-point inputs ties almost never "
+          "happen, so a gradient check does not see the bug; ReLU outputs (many exact zeros) "
+          "and integer images do tie. %(sympy)s", buggy=array_md(buggy, 0),
+          buggy_sum=f"{buggy.sum():g}", total=f"{g.sum():g}", sends=sends,
+          right=array_md(right, 0), right_sum=f"{right.sum():g}",
+          sympy=_statement("sympy_half_at_ties_is_not_a_subgradient")))
