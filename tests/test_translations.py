@@ -97,6 +97,9 @@ def test_a_missing_translation_warns_once_and_shows_english(catalogue, caplog):
     with speaking("zh", strict=True), pytest.raises(MissingTranslation, match="'Sizes'"):
         catalogue("Sizes")
     assert {"Data", "Sizes"} <= locale.requested()["demo"]
+    with locale.recording():
+        assert "demo" not in locale.requested()
+    assert "demo" in locale.requested()
 
 
 def test_the_language_comes_from_the_environment_outside_speaking(catalogue, monkeypatch):
@@ -120,6 +123,14 @@ def test_every_message_is_translated_and_no_translation_is_stale():
                           "`python -m docs.locale update` and translate what it adds:\n  "
                           + "\n  ".join(problems[:40])
                           + (f"\n  ... and {len(problems) - 40} more" if len(problems) > 40 else ""))
+
+
+def test_each_catalogue_is_what_update_writes():
+    """In step with the code and in the tool's form: ``update`` would change nothing."""
+    changed = [path.relative_to(ROOT).as_posix() for domain, messages in tool.sweep("zh").items()
+               if (path := Domain(domain).path("zh")).is_file()
+               and tool.catalogue_text(path, messages, "zh") != path.read_bytes()]
+    assert not changed, f"`python -m docs.locale update` would rewrite {changed}"
 
 
 def test_the_catalogues_exist():

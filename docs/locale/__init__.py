@@ -50,7 +50,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 __all__ = ["Domain", "ENGLISH", "LANGUAGES", "MissingTranslation", "export_messages",
-           "language", "requested", "speaking"]
+           "language", "recording", "requested", "speaking"]
 
 LOCALE = Path(__file__).resolve().parent
 ENGLISH = "en"
@@ -102,6 +102,18 @@ def speaking(lang: str, *, strict: bool = False):
 def requested() -> dict[str, set[str]]:
     """The messages asked for outside English so far, by domain (for ``update`` and the tests)."""
     return {domain: set(messages) for domain, messages in _requested.items()}
+
+
+@contextmanager
+def recording():
+    """Inside the block, :func:`requested` holds only what the block asks for."""
+    saved = {domain: set(messages) for domain, messages in _requested.items()}
+    _requested.clear()
+    try:
+        yield
+    finally:
+        for domain, messages in saved.items():
+            _requested.setdefault(domain, set()).update(messages)
 
 
 def reset_warnings() -> None:

@@ -21,7 +21,8 @@ import logging
 import re
 from pathlib import Path
 
-from docs.locale import ENGLISH, LANGUAGES, LOCALE, Domain, export_messages, read, requested, speaking
+from docs.locale import (ENGLISH, LANGUAGES, LOCALE, Domain, export_messages, read, recording,
+                         requested, speaking)
 
 ROOT = LOCALE.parents[1]
 SCRIPTS = ROOT / "docs" / "javascripts" / "explorers"
@@ -81,7 +82,7 @@ def sweep(lang: str, *, strict: bool = False) -> dict[str, list[str]]:
     import derivations
     hook = _hook()
     from docs.figures import FIGURES
-    with speaking(lang, strict=strict):
+    with recording(), speaking(lang, strict=strict):
         hook.render_placeholders(sweep_markdown(), page="<every placeholder>", root=ROOT)
         for holds in (True, False):      # every title, also of a box no export needs now
             for sizes in ("all", "listed", "none"):
@@ -89,7 +90,7 @@ def sweep(lang: str, *, strict: bool = False) -> dict[str, list[str]]:
         for make in FIGURES.values():
             make()
         _hook("notebooks").downloads_html("notebook")
-    asked = requested()
+        asked = requested()
     messages = {domain: sorted(found) for domain, found in asked.items()}
     for subject in derivations.SUBJECTS:   # an export's texts in its own order, every one
         messages[f"derivations/{subject}"] = export_messages(derivations.load(subject))
@@ -97,39 +98,52 @@ def sweep(lang: str, *, strict: bool = False) -> dict[str, list[str]]:
     return messages
 
 
-def update(lang: str, domains: list[str] | None = None) -> list[Path]:
-    """Write each domain's catalogue in ``lang`` (or only those of ``domains``) with exactly
-    the messages asked for; the paths written."""
+HEADER = """\
+# The Chinese of the text the site's code writes into its pages: see docs/locale/__init__.py.
+# `python -m docs.locale update` keeps this file in step with the code; translate each msgstr.
+#"""
+
+
+def catalogue_text(path: Path, messages: list[str], lang: str) -> bytes:
+    """The catalogue at ``path`` as ``update`` writes it: ``messages`` in this order, each
+    with the translation (and flags) it has there or had as an obsolete entry, or empty;
+    translations of other messages kept as obsolete (``#~``)."""
     from babel.messages.catalog import Catalog
     from babel.messages.pofile import read_po, write_po
 
-    written = []
+    old = Catalog(locale=lang)
+    if path.is_file():
+        with open(path, "rb") as f:
+            old = read_po(f)
+    new = Catalog(locale=lang, header_comment=HEADER, project="cnn-backprop", fuzzy=False,
+                  creation_date=old.creation_date, revision_date=old.revision_date)
+    for message in messages:
+        kept = old.get(message) or old.obsolete.get(message)
+        flags = set(kept.flags if kept else ()) - {"python-format"}
+        if re.search(r"%\(\w+\)s", message):
+            flags.add("python-format")
+        new.add(message, kept.string if kept else "", flags=sorted(flags))
+    for entry in [*old, *old.obsolete.values()]:
+        if entry.id and entry.id not in new and entry.string:
+            new.obsolete[entry.id] = entry
+    buffer = io.BytesIO()
+    write_po(buffer, new, width=0, sort_output=False)
+    return buffer.getvalue()
+
+
+def update(lang: str, domains: list[str] | None = None) -> list[Path]:
+    """Write each domain's catalogue in ``lang`` (or only those of ``domains``) with exactly
+    the messages asked for (:func:`catalogue_text`); the paths written."""
     asked = sweep(lang)
     unknown = sorted(set(domains or ()) - set(asked))
     if unknown:
         raise SystemExit(f"--domain: no code asks for messages of {unknown}; domains: {sorted(asked)}")
+    written = []
     for domain, messages in sorted(asked.items()):
         if domains and domain not in domains:
             continue
         path = Domain(domain).path(lang)
-        old = Catalog(locale=lang)
-        if path.is_file():
-            with open(path, "rb") as f:
-                old = read_po(f)
-        new = Catalog(locale=lang, project="Backpropagation through a CNN, derived and checked",
-                      fuzzy=False)
-        for message in messages:
-            kept = old.get(message)
-            previous = old.obsolete.get(message)
-            new.add(message, (kept or previous).string if (kept or previous) else "",
-                    auto_comments=kept.auto_comments if kept else (),
-                    flags=("python-format",) if re.search(r"%\(\w+\)s", message) else ())
-        for entry in list(old) + list(old.obsolete.values()):
-            if entry.id and entry.id not in new and entry.string:
-                new.obsolete[entry.id] = entry
-        buffer = io.BytesIO()
-        write_po(buffer, new, width=0, omit_header=False, sort_output=False)
-        text = buffer.getvalue()
+        text = catalogue_text(path, messages, lang)
         if not path.is_file() or path.read_bytes() != text:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(text)
