@@ -16,12 +16,24 @@ digits).
   cost to 1e-9.
 * The explorer works from file:// too, and without JavaScript the page says
   so and still shows its formulas.
+* The Chinese pages (docs/**/X.zh.md, at zh/...): each explorer, used as on
+  its English page with the same inputs, shows every word in Chinese (no
+  English word left in its controls, captions, panels, status lines or
+  aria-labels; no message missing from the table docs/hooks/explorers.py
+  writes from docs/locale/zh/explorers.po) and exactly the English page's
+  numbers; a message without a translation is a build warning.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+import re
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
+from conftest import ROOT
 from symbolic import relative_error
 from test_browser import Recorder, browser, server  # noqa: F401 - fixtures
 
@@ -276,3 +288,163 @@ def test_conv_explorer_steps_add_up_to_each_element(conv_page):
             assert abs(running - value) <= 1e-12 * max(1.0, abs(value)), (mode, step, name)
             page.click('.cnn-explorer [data-role="next"]')
         assert page.get_attribute(panel, "data-formula") == f"{mode}[0,0]"   # wrapped around
+
+
+# --------------------------------------------------------------------------- Chinese pages
+ZH_PAGES = {"toy_net": ("toy_net.html", "zh/toy_net.html"),
+            "max_pool": ("layers/max_pool.html", "zh/layers/max_pool.html"),
+            "conv2d": ("layers/conv2d.html", "zh/layers/conv2d.html")}
+_CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef]")
+# What may stay Latin on a Chinese page: symbols, function names, the modes
+# 'valid'/'same' (code, as the pages keep them) and the Tab key. Any other run
+# of 3+ letters is an English word the explorer shows.
+_SYMBOLS = re.compile(r"dL/d\w+|x_p|x\^p|tanh|rot180|floor|delta|'valid'|'same'|\bTab\b")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e-?\d+)?")
+
+# Every text of an explorer that a reader sees or hears, with where it is: text
+# nodes (option texts, SVG labels included) and aria-label/title attributes.
+# Left out: the cells (named by their symbols, x_{0,1}, dL/dk[0,0]) and the
+# formulas (TeX, typeset by MathJax).
+_TEXTS_JS = """root => {
+  const skip = (el) => el.closest(".cnn-cell, .cnn-formula, mjx-container");
+  const out = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const text = n.textContent.trim();
+    if (text && !skip(n.parentElement)) out.push([n.parentElement.tagName, text]);
+  }
+  for (const el of root.querySelectorAll("[aria-label], [title]")) {
+    if (skip(el)) continue;
+    for (const a of ["aria-label", "title"]) {
+      if (el.hasAttribute(a)) out.push([`${el.tagName}@${a}`, el.getAttribute(a)]);
+    }
+  }
+  return out;
+}"""
+
+
+def _english_words(text: str) -> list[str]:
+    return re.findall(r"[A-Za-z]{3,}", _SYMBOLS.sub(" ", text))
+
+
+def _use(page, explorer: str) -> dict:
+    """Use ``explorer`` a little, the same way on any page (no random button: the
+    same inputs on both pages); what it shows: every cell's exact value and text,
+    and the numbers of its panel and status lines."""
+    root = f'.cnn-explorer[data-explorer="{explorer}"]'
+    rng = np.random.default_rng(16)
+    if explorer == "toy_net":
+        page.check('[data-role="variants-toggle"]')
+        page.click('[data-role="seed-data"]')
+        page.click('[data-role="seed-init"]')
+        _fill(page, _toy_inputs(rng, 2, 2)[-1])
+        page.focus('.cnn-explorer button[data-name="dL/dk[0,1]"]')
+        page.fill('[data-role="epochs"]', "0")
+        page.click('[data-role="train"]')        # refused: the status says why
+        lines = [page.inner_text('[data-role="train-status"]')]
+        page.fill('[data-role="epochs"]', "20")
+        page.click('[data-role="train"]')
+        page.wait_for_selector('[data-role="trainer"][data-state="done"]')
+        shown = ['[data-role="train-status"]']   # (the formula panel is TeX: compared below)
+    elif explorer == "max_pool":
+        page.select_option('[data-role="stride"]', "1")
+        _fill(page, {f"x_{{{i},{j}}}": float(v) for (i, j), v in
+                     np.ndenumerate(rng.integers(0, 3, (4, 4)))})   # ties
+        page.focus('.cnn-explorer input[data-name="G_{1,0}"]')
+        lines = [page.inner_text('[data-role="formula"]')]   # a window, then an entry
+        page.focus('.cnn-explorer button[data-name="dL/dx[1,1]"]')
+        shown = ['[data-role="formula"]']
+    else:
+        _configure(page, 5, 3, 2, 1)
+        _fill(page, {f"{b}_{{{i},{j}}}": rng.uniform(-2, 2) for b, n in (("x", 5), ("w", 3), ("G", 3))
+                     for i, j in np.ndindex(n, n)})
+        page.select_option('.cnn-explorer [data-role="mode"]', "dL/dx")
+        for _ in range(7):
+            page.click('.cnn-explorer [data-role="next"]')
+        lines, shown = [], ['[data-role="formula"]', '[data-role="message"]']
+    page.wait_for_selector(f'{root}[data-state="ok"]')
+    cells = page.eval_on_selector_all(   # an input's number is what was typed in it
+        f"{root} .cnn-cell", "cs => cs.map(c => [c.dataset.name, "
+        "c.tagName === 'INPUT' ? c.value : [c.dataset.value, c.textContent]])")
+    lines += [page.inner_text(f"{root} {s}") for s in shown]
+    return {"cells": cells, "numbers": [sorted(_NUMBER.findall(line)) for line in lines],
+            "panel": page.eval_on_selector(f'{root} [data-role="formula"]', "p => ({...p.dataset})"),
+            "trainer": page.eval_on_selector_all(f"{root} [data-role=trainer]",
+                                                 "t => t.map(b => ({...b.dataset}))")}
+
+
+@pytest.mark.parametrize("explorer", ZH_PAGES)
+def test_chinese_explorer_speaks_chinese_and_shows_the_english_numbers(browser, server, explorer):  # noqa: F811
+    english_url, chinese_url = (server + path for path in ZH_PAGES[explorer])
+    shown = {}
+    for language, url in (("en", english_url), ("zh", chinese_url)):
+        opened = _opened(browser, url, explorer)
+        page = next(opened).page
+        try:
+            shown[language] = _use(page, explorer)
+            missing = page.evaluate("window.cnnExplorerMissingText")
+            texts = page.eval_on_selector(f'.cnn-explorer[data-explorer="{explorer}"]', _TEXTS_JS)
+        finally:
+            next(opened, None)   # the Recorder's checks: no error, no failed request
+        if language == "en":
+            assert missing == [], missing           # English pages have no table
+            assert any(_english_words(text) for _, text in texts)   # the check below can see English
+            continue
+        assert missing == [], f"{chinese_url}: messages with no Chinese: {missing}"
+        english = [(where, text) for where, text in texts if _english_words(text)]
+        assert not english, f"{chinese_url}: English shown: {english}"
+        controls = [text for where, text in texts
+                    if where in ("BUTTON", "LABEL", "LEGEND", "FIGCAPTION", "H4", "P", "LI")
+                    or where.endswith("@aria-label")]
+        assert len(controls) >= 8 and sum(bool(_CJK.search(t)) for t in controls) >= 8, controls
+    assert shown["zh"] == shown["en"], explorer
+
+
+def _explorers_hook():
+    spec = importlib.util.spec_from_file_location("explorers_hook", ROOT / "docs/hooks/explorers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_chinese_table_has_every_message_and_a_missing_one_warns(monkeypatch, caplog):
+    """Every message of the scripts is in docs/locale/zh/explorers.po; with one taken
+    out, a Chinese explorer page warns (under "mkdocs": --strict fails) and still
+    gets its table; an English page gets neither."""
+    hook = _explorers_hook()
+    table, missing = hook.text_table("zh")
+    assert not missing and len(table) >= 50, missing
+    html = '<html><head></head><body><div class="cnn-explorer" data-explorer="max_pool"></div></body></html>'
+    page = SimpleNamespace(file=SimpleNamespace(src_uri="layers/max_pool.zh.md"),
+                           url="zh/layers/max_pool.html")
+    english = SimpleNamespace(file=SimpleNamespace(src_uri="layers/max_pool.md"),
+                              url="layers/max_pool.html")
+    with caplog.at_level(logging.WARNING, logger="mkdocs.hooks.explorers"):
+        out = hook.on_post_page(html, page=page, config=None)
+        assert '<script src="../../javascripts/explorers/text/zh.js"></script>' in out
+        assert out.index("text/zh.js") < out.index("explorers/common.js")
+        assert "text/" not in hook.on_post_page(html, page=english, config=None)
+        assert not caplog.records
+        gone = "random with ties"
+        read = hook.read
+        monkeypatch.setattr(hook, "read", lambda path: {m: s for m, s in read(path).items() if m != gone})
+        hook.on_post_page(html, page=page, config=None)
+    assert [r.name for r in caplog.records] == ["mkdocs.hooks.explorers"]
+    assert repr(gone) in caplog.records[0].getMessage()
+    assert gone not in hook.text_module("zh") and "random" in hook.text_module("zh")
+
+
+def test_every_message_of_the_scripts_is_one_literal():
+    """Each call of t() in the scripts passes its message as one double-quoted literal
+    (what ``python -m docs.locale`` extracts): a message built otherwise (a variable,
+    a template, "a" + "b") would never reach the catalogue and stay English."""
+    calls = re.compile(r'(?<![\w.`])t\(\s*("(?:[^"\\\n]|\\.)*"\s*[,)])?')
+    problems = []
+    for script in sorted((ROOT / "docs/javascripts/explorers").glob("*.js")):
+        code = re.sub(r"^\s*//.*$", "", script.read_text(encoding="utf-8"), flags=re.MULTILINE)
+        code = code.replace("function t(message, fields)", "")
+        found = list(calls.finditer(code))
+        problems += [f"{script.name}: {code[m.start():m.start() + 60]!r}" for m in found
+                     if not m.group(1)]
+        assert found or script.name == "common.js", script.name
+    assert not problems, problems

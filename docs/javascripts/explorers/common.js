@@ -5,8 +5,41 @@
 // generated at build time by docs/hooks/explorers.py: each is {f, tex, lhs,
 // plug, names}, f(v) evaluating the exported expression for v = {symbol name:
 // number}. Nothing here evaluates a string.
+//
+// Every word an explorer shows goes through t('English message', {field: value}):
+// on a page of another language docs/hooks/explorers.py includes, before this
+// script, javascripts/explorers/text/<language>.js, which sets
+// window.CNN_EXPLORER_TEXT = {message: translation} (from the catalogue
+// docs/locale/<language>/explorers.po). t() returns the translation, or the
+// English message where the table has none (recorded in
+// window.cnnExplorerMissingText, which the tests read); English pages have no
+// table and show the messages themselves. A message is a whole sentence or
+// label, with numbers and symbols as %(name)s fields, filled after translating
+// (%% is a literal %). The extractor (`python -m docs.locale`, its
+// script_messages) reads every call of t whose first argument is one
+// double-quoted string literal on one line (no concatenation, no template, no
+// variable): write each message that way, and never that pattern in a comment.
 (function () {
   "use strict";
+
+  const missing = window.cnnExplorerMissingText = window.cnnExplorerMissingText || [];
+
+  function t(message, fields) {
+    const table = window.CNN_EXPLORER_TEXT;
+    let text = message;
+    if (table) {
+      if (Object.prototype.hasOwnProperty.call(table, message)) text = table[message];
+      else if (!missing.includes(message)) missing.push(message);
+    }
+    if (!fields) return text;
+    return text.replace(/%(?:\((\w+)\)s|%)/g, (whole, name) => {
+      if (name === undefined) return "%";
+      if (!Object.prototype.hasOwnProperty.call(fields, name)) {
+        throw new Error(`t(${JSON.stringify(message)}): no field ${name}`);
+      }
+      return String(fields[name]);
+    });
+  }
 
   // Four significant digits on screen; the exact double stays in data-value.
   function fmt(x) {
@@ -110,6 +143,6 @@
     for (const type of ["mouseenter", "focus", "click"]) cell.addEventListener(type, handler);
   }
 
-  window.CNNExplorer = { fmt, texNumber, symbol, el, grid, show, read, typeset, explain,
+  window.CNNExplorer = { t, fmt, texNumber, symbol, el, grid, show, read, typeset, explain,
                          highlight, onPoint };
 })();

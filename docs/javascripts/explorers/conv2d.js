@@ -11,6 +11,7 @@
 (function () {
   "use strict";
   const X = window.CNNExplorer;
+  const t = X.t;
   const F = window.CNNFormulas.conv2d_index.index_form;
   const range = (n) => Array.from({ length: n }, (_, i) => i);
   const GRADIENTS = {
@@ -66,20 +67,20 @@
       b.addEventListener("click", onclick);
       return b;
     };
-    const mode = X.el("select", { "aria-label": "gradient to step through", "data-role": "mode" });
+    const mode = X.el("select", { "aria-label": t("gradient to step through"), "data-role": "mode" });
     for (const m of Object.keys(GRADIENTS)) mode.append(X.el("option", { value: m, text: m }));
     mode.addEventListener("change", () => { state.mode = mode.value; state.step = 0; explainStep(); });
     const body = X.el("div", { class: "cnn-body" });
     const message = X.el("p", { "data-role": "message", "aria-live": "polite" });
     const panel = X.el("div", { class: "cnn-panel", "aria-live": "polite", "data-role": "formula" });
     root.append(
-      X.el("div", { class: "cnn-controls" }, select("input size", "n", [2, 3, 4, 5, 6]),
-           select("kernel", "K", [1, 2, 3, 4]), select("stride", "s", [1, 2, 3]),
-           select("padding", "p", [0, 1, 2]), button("random", "random", () => layout(true))),
+      X.el("div", { class: "cnn-controls" }, select(t("input size"), "n", [2, 3, 4, 5, 6]),
+           select(t("kernel"), "K", [1, 2, 3, 4]), select(t("stride"), "s", [1, 2, 3]),
+           select(t("padding"), "p", [0, 1, 2]), button(t("random"), "random", () => layout(true))),
       message, body,
-      X.el("div", { class: "cnn-controls" }, X.el("label", {}, "step through ", mode),
-           button("◀ previous", "previous", () => move(-1)),
-           button("next ▶", "next", () => move(1))),
+      X.el("div", { class: "cnn-controls" }, X.el("label", {}, `${t("step through")} `, mode),
+           button(t("◀ previous"), "previous", () => move(-1)),
+           button(t("next ▶"), "next", () => move(1))),
       panel);
     const labelled = (title, node) =>
       X.el("figure", { class: "cnn-block" }, node, X.el("figcaption", { text: title }));
@@ -90,26 +91,26 @@
       const sizes = sizesOf(config);
       if (K > n + 2 * p) {
         root.dataset.state = "invalid";
-        message.textContent = `A ${K}x${K} kernel does not fit a ${n}x${n} input padded by ${p}.`;
+        message.textContent = t("A %(kernel)s kernel does not fit a %(input)s input padded by %(padding)s.", { kernel: `${K}x${K}`, input: `${n}x${n}`, padding: p });
         body.replaceChildren();
         panel.replaceChildren();
         return;
       }
-      message.textContent = `Output ${sizes.O_H}x${sizes.O_W}: floor((${n} + 2*${p} - ${K})/` +
-                            `${config.s}) + 1.`;
+      message.textContent = t("Output %(size)s: %(formula)s.", { size: `${sizes.O_H}x${sizes.O_W}`,
+        formula: `floor((${n} + 2*${p} - ${K})/${config.s}) + 1` });
       const P = n + 2 * p, O = sizes.O_H;
       state.cells = {
-        x: X.grid(n, n, (i, j) => X.symbol("x", i, j), { editable: true, label: "input x" }),
-        w: X.grid(K, K, (i, j) => X.symbol("w", i, j), { editable: true, label: "kernel w" }),
-        G: X.grid(O, O, (i, j) => X.symbol("G", i, j), { editable: true, label: "upstream G" }),
-        xp: X.grid(P, P, (i, j) => X.symbol("x^p", i, j), { label: "padded x_p" }),
+        x: X.grid(n, n, (i, j) => X.symbol("x", i, j), { editable: true, label: t("input x") }),
+        w: X.grid(K, K, (i, j) => X.symbol("w", i, j), { editable: true, label: t("kernel w") }),
+        G: X.grid(O, O, (i, j) => X.symbol("G", i, j), { editable: true, label: t("upstream G") }),
+        xp: X.grid(P, P, (i, j) => X.symbol("x^p", i, j), { label: t("padded x_p") }),
         dw: X.grid(K, K, (i, j) => `dL/dw[${i},${j}]`, { label: "dL/dw" }),
         dx: X.grid(n, n, (i, j) => `dL/dx[${i},${j}]`, { label: "dL/dx" }),
       };
       body.replaceChildren(
-        X.el("div", { class: "cnn-row" }, labelled("input x", state.cells.x),
-             labelled("kernel w", state.cells.w), labelled("upstream gradient G", state.cells.G)),
-        X.el("div", { class: "cnn-row" }, labelled(`x_p (padding ${p})`, state.cells.xp),
+        X.el("div", { class: "cnn-row" }, labelled(t("input x"), state.cells.x),
+             labelled(t("kernel w"), state.cells.w), labelled(t("upstream gradient G"), state.cells.G)),
+        X.el("div", { class: "cnn-row" }, labelled(t("x_p (padding %(p)s)", { p }), state.cells.xp),
              labelled("dL/dw", state.cells.dw), labelled("dL/dx", state.cells.dx)));
       if (fresh) {
         for (const input of body.querySelectorAll("input")) X.show(input, value());
@@ -174,29 +175,31 @@
       const list = terms(F[state.mode].sum, at(state.mode, a, b));
       const names = [cell.dataset.name];
       let running = 0;
-      const rows = list.map((t) => {
-        running += t.value;
-        const parts = t.reads.map(([base, index]) => {
+      const rows = list.map((term) => {
+        running += term.value;
+        const parts = term.reads.map(([base, index]) => {
           const name = X.symbol(base, index[index.length - 2], index[index.length - 1]);
           names.push(name);
           const v = state.v[base][index[0]][index[1]][index[2]][index[3]];
           return `${base}[${index.slice(-2).join(",")}] = ${X.fmt(v)}`;
         });
-        return X.el("li", { text: `${parts.join(" times ")}: term ${X.fmt(t.value)}, ` +
-                                  `running sum ${X.fmt(running)}` });
+        const product = parts.reduce((left, right) => t("%(left)s times %(right)s", { left, right }));
+        return X.el("li", { text: t("%(product)s: term %(term)s, running sum %(sum)s",
+                                    { product, term: X.fmt(term.value), sum: X.fmt(running) }) });
       });
       X.highlight(root, names);
       for (const c of root.querySelectorAll(".cnn-pointed")) c.classList.remove("cnn-pointed");
       cell.classList.add("cnn-pointed");
       const how = state.mode === "dL/dw"
-        ? "the padded input correlated with G: one term per output position"
-        : "G dilated by the stride and padded, against the rotated kernel: one term per " +
-          "window that covers this input entry";
+        ? t("the padded input correlated with G: one term per output position")
+        : t("G dilated by the stride and padded, against the rotated kernel: one term per window that covers this input entry");
       panel.replaceChildren(
-        X.el("p", { text: `${cell.dataset.name} (element ${state.step + 1} of ` +
-                          `${grid.querySelectorAll("button").length}), ${how}:` }),
-        rows.length ? X.el("ol", {}, ...rows) : X.el("p", { text: "no term: no window covers it" }),
-        X.el("p", { text: `= ${X.fmt(running)}; the formula gives ${X.fmt(Number(cell.dataset.value))}.` }));
+        X.el("p", { text: t("%(name)s (element %(index)s of %(count)s), %(how)s:",
+                            { name: cell.dataset.name, index: state.step + 1,
+                              count: grid.querySelectorAll("button").length, how }) }),
+        rows.length ? X.el("ol", {}, ...rows) : X.el("p", { text: t("no term: no window covers it") }),
+        X.el("p", { text: t("= %(sum)s; the formula gives %(value)s.",
+                            { sum: X.fmt(running), value: X.fmt(Number(cell.dataset.value)) }) }));
       panel.dataset.formula = cell.dataset.name;
       panel.dataset.running = String(running);
     }

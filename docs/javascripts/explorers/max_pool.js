@@ -8,6 +8,7 @@
 (function () {
   "use strict";
   const X = window.CNNExplorer;
+  const t = X.t;
   const F = window.CNNFormulas.max_pool_index.index_form;
   const H = 4;
   const range = (n) => Array.from({ length: n }, (_, i) => i);
@@ -40,16 +41,15 @@
     };
     const body = X.el("div", { class: "cnn-body" });
     const panel = X.el("div", { class: "cnn-panel", "aria-live": "polite", "data-role": "formula" },
-      X.el("p", { text: "Point at, tap or focus an entry of G or of dL/dx to see its window " +
-                        "and where its gradient goes." }));
+      X.el("p", { text: t("Point at, tap or focus an entry of G or of dL/dx to see its window and where its gradient goes.") }));
     root.append(
       X.el("div", { class: "cnn-controls" },
-           select("window", "size", [2, 3, 4], state.k, (k) => { state.k = k; layout(); }),
-           select("stride", "stride", [1, 2, 3], state.s, (s) => { state.s = s; layout(); })),
+           select(t("window"), "size", [2, 3, 4], state.k, (k) => { state.k = k; layout(); }),
+           select(t("stride"), "stride", [1, 2, 3], state.s, (s) => { state.s = s; layout(); })),
       X.el("div", { class: "cnn-controls" },
-           button("random", "random", () => randomise(false)),
-           button("random with ties", "ties", () => randomise(true)),
-           button("all equal", "equal", () => setX(() => 1))),
+           button(t("random"), "random", () => randomise(false)),
+           button(t("random with ties"), "ties", () => randomise(true)),
+           button(t("all equal"), "equal", () => setX(() => 1))),
       body, panel);
 
     const labelled = (title, node) =>
@@ -59,14 +59,14 @@
       const O = Math.floor((H - state.k) / state.s) + 1;
       state.O = O;
       state.cells = {
-        x: X.grid(H, H, (i, j) => X.symbol("x", i, j), { editable: true, label: "input x" }),
-        G: X.grid(O, O, (i, j) => X.symbol("G", i, j), { editable: true, label: "upstream G" }),
+        x: X.grid(H, H, (i, j) => X.symbol("x", i, j), { editable: true, label: t("input x") }),
+        G: X.grid(O, O, (i, j) => X.symbol("G", i, j), { editable: true, label: t("upstream G") }),
         dx: X.grid(H, H, (i, j) => `dL/dx[${i},${j}]`, { label: "dL/dx" }),
       };
       body.replaceChildren(X.el("div", { class: "cnn-row" },
-        labelled("input x (4x4)", state.cells.x),
-        labelled(`upstream gradient G (${O}x${O})`, state.cells.G),
-        labelled("dL/dx: where G goes", state.cells.dx)));
+        labelled(t("input x (4x4)"), state.cells.x),
+        labelled(t("upstream gradient G (%(size)s)", { size: `${O}x${O}` }), state.cells.G),
+        labelled(t("dL/dx: where G goes"), state.cells.dx)));
       for (const input of body.querySelectorAll("input")) input.addEventListener("input", update);
       for (const input of state.cells.G.querySelectorAll("input")) {
         X.onPoint(input, () => pointWindow(input.dataset.name));
@@ -141,12 +141,11 @@
       const [a, e] = winner(state.result.M, i, j);
       const u = state.s * i + a, v = state.s * j + e;
       X.highlight(root, [...windowCells(i, j), name, `dL/dx[${u},${v}]`]);
-      panel.replaceChildren(X.el("p", { text:
-        `Window (${i}, ${j}) covers rows ${state.s * i}-${state.s * i + state.k - 1}, columns ` +
-        `${state.s * j}-${state.s * j + state.k - 1}. Its first maximum in row-major order is ` +
-        `x[${u},${v}] = ${X.fmt(state.result.x[u][v])}, so all of G[${i},${j}] = ` +
-        `${X.fmt(state.result.G[i][j])} goes to dL/dx[${u},${v}]; the window's other ` +
-        `entries get nothing from it.` }));
+      panel.replaceChildren(X.el("p", { text: t(
+        "Window (%(i)s, %(j)s) covers rows %(rows)s, columns %(columns)s. Its first maximum in row-major order is x[%(u)s,%(v)s] = %(value)s, so all of G[%(i)s,%(j)s] = %(gradient)s goes to dL/dx[%(u)s,%(v)s]; the window's other entries get nothing from it.",
+        { i, j, u, v, rows: `${state.s * i}-${state.s * i + state.k - 1}`,
+          columns: `${state.s * j}-${state.s * j + state.k - 1}`,
+          value: X.fmt(state.result.x[u][v]), gradient: X.fmt(state.result.G[i][j]) }) }));
       panel.dataset.formula = name;
       state.pointed = () => pointWindow(name);
     }
@@ -164,9 +163,11 @@
                          ...from.map(([i, j]) => X.symbol("G", i, j))]);
       const terms = from.map(([i, j]) => `G[${i},${j}] = ${X.fmt(G[i][j])}`);
       panel.replaceChildren(X.el("p", { text: from.length
-        ? `x[${u},${v}] is the first maximum of ${from.length} window(s): dL/dx[${u},${v}] = ` +
-          `${terms.join(" + ")} = ${X.fmt(Number(cell.dataset.value))}.`
-        : `x[${u},${v}] is the first maximum of no window: dL/dx[${u},${v}] = 0.` }));
+        ? t("x[%(u)s,%(v)s] is the first maximum of %(count)s window(s): dL/dx[%(u)s,%(v)s] = %(terms)s = %(value)s.",
+            { u, v, count: from.length, terms: terms.join(" + "),
+              value: X.fmt(Number(cell.dataset.value)) })
+        : t("x[%(u)s,%(v)s] is the first maximum of no window: dL/dx[%(u)s,%(v)s] = 0.",
+            { u, v }) }));
       panel.dataset.formula = cell.dataset.name;
       state.pointed = () => pointEntry(cell);
     }

@@ -11,12 +11,13 @@
 (function () {
   "use strict";
   const X = window.CNNExplorer;
+  const t = X.t;
   const TOY = window.CNNFormulas.toy_net;
   const TANH = window.CNNFormulas.activations.elementwise["tanh(z)"];
   const DATA = TOY.data;
   const CASES = {
-    valid_3x3_k2: { k: 2, m: 2, title: "2x2 kernel, 'valid' (2x2 layer 1)" },
-    same_3x3_k3_p1: { k: 3, m: 3, title: "3x3 kernel, 'same' (padding 1, 3x3 layer 1)" },
+    valid_3x3_k2: { k: 2, m: 2, title: () => t("2x2 kernel, 'valid' (2x2 layer 1)") },
+    same_3x3_k3_p1: { k: 3, m: 3, title: () => t("3x3 kernel, 'same' (padding 1, 3x3 layer 1)") },
   };
   const range = (n) => Array.from({ length: n }, (_, i) => i);
   // Two decimals: readable in the cells (the tests type full doubles instead).
@@ -64,17 +65,17 @@
     const state = { caseName: "valid_3x3_k2" };
     root.replaceChildren();
     const caseBox = X.el("fieldset", { class: "cnn-controls" },
-                         X.el("legend", { text: "Case" }));
+                         X.el("legend", { text: t("Case") }));
     for (const [name, c] of Object.entries(CASES)) {
       const radio = X.el("input", { type: "radio", name: "cnn-toy-case", value: name,
                                     id: `cnn-toy-${name}` });
       radio.checked = name === state.caseName;
       radio.addEventListener("change", () => { state.caseName = name; layout(); });
-      caseBox.append(X.el("label", { for: `cnn-toy-${name}` }, radio, ` ${c.title}`));
+      caseBox.append(X.el("label", { for: `cnn-toy-${name}` }, radio, ` ${c.title()}`));
     }
-    const which = X.el("select", { "aria-label": "seed image", "data-role": "seed-image" });
+    const which = X.el("select", { "aria-label": t("seed image"), "data-role": "seed-image" });
     DATA.images.forEach((_, i) => which.append(X.el("option", { value: String(i),
-                                                                 text: `image ${i + 1}` })));
+      text: t("image %(number)s", { number: i + 1 }) })));
     which.value = "1";   // the top-row image: the first with a non-zero gradient
     const button = (text, role, onclick) => {
       const b = X.el("button", { type: "button", class: "md-button", "data-role": role, text });
@@ -82,14 +83,13 @@
       return b;
     };
     const buttons = X.el("div", { class: "cnn-controls" },
-      which, button("seed data", "seed-data", () => seedData(Number(which.value))),
-      button("seed x4 initialisation", "seed-init", seedInit),
-      button("random", "random", randomise));
+      which, button(t("seed data"), "seed-data", () => seedData(Number(which.value))),
+      button(t("seed x4 initialisation"), "seed-init", seedInit),
+      button(t("random"), "random", randomise));
     const body = X.el("div", { class: "cnn-body" });
     const panel = X.el("div", { class: "cnn-panel", "aria-live": "polite",
                                 "data-role": "formula" },
-      X.el("p", { text: "Point at, tap or focus a gradient entry to see its formula " +
-                        "with the current numbers." }));
+      X.el("p", { text: t("Point at, tap or focus a gradient entry to see its formula with the current numbers.") }));
     const variantsToggle = X.el("input", { type: "checkbox", id: "cnn-toy-variants",
                                            "data-role": "variants-toggle" });
     const variantsBox = X.el("div", { class: "cnn-row", "data-role": "variants" });
@@ -99,7 +99,7 @@
     });
     root.append(caseBox, buttons, body, panel,
                 X.el("p", {}, X.el("label", { for: "cnn-toy-variants" }, variantsToggle,
-                     " show the seed's kernel-gradient variants side by side")),
+                     ` ${t("show the seed's kernel-gradient variants side by side")}`)),
                 variantsBox, trainer(state));
 
     function labelled(title, node) {
@@ -109,25 +109,25 @@
     function layout() {
       const { k, m } = CASES[state.caseName];
       const cells = {
-        x: X.grid(3, 3, (i, j) => X.symbol("x", i, j), { editable: true, label: "image x" }),
-        k: X.grid(k, k, (i, j) => X.symbol("k", i, j), { editable: true, label: "kernel K" }),
+        x: X.grid(3, 3, (i, j) => X.symbol("x", i, j), { editable: true, label: t("image x") }),
+        k: X.grid(k, k, (i, j) => X.symbol("k", i, j), { editable: true, label: t("kernel K") }),
         w: X.grid(m, m, (i, j) => X.symbol("w", i * m + j), { editable: true,
-                                                              label: "weights W (row-major)" }),
-        y: X.grid(1, 1, () => "y", { editable: true, label: "label y" }),
+                                                              label: t("weights W (row-major)") }),
+        y: X.grid(1, 1, () => "y", { editable: true, label: t("label y") }),
         z: X.grid(m, m, (i, j) => X.symbol("z", i, j), { label: "z1" }),
         a: X.grid(m, m, (i, j) => X.symbol("a", i, j), { label: "a1 = tanh(z1)" }),
         out: X.grid(1, 3, (i, j) => ["z2", "o", "L"][j], { label: "z2, o, L" }),
-        delta: X.grid(m, m, (i, j) => X.symbol("\\delta", i, j), { label: "layer-1 deltas" }),
+        delta: X.grid(m, m, (i, j) => X.symbol("\\delta", i, j), { label: t("layer-1 deltas") }),
         dk: X.grid(k, k, (i, j) => `dL/dk[${i},${j}]`, { label: "dL/dK" }),
         dw: X.grid(m, m, (i, j) => `dL/dw[${i * m + j}]`, { label: "dL/dW" }),
       };
       body.replaceChildren(
-        X.el("div", { class: "cnn-row" }, labelled("image x", cells.x),
-             labelled("kernel K", cells.k), labelled("weights W", cells.w),
-             labelled("label y", cells.y)),
+        X.el("div", { class: "cnn-row" }, labelled(t("image x"), cells.x),
+             labelled(t("kernel K"), cells.k), labelled(t("weights W"), cells.w),
+             labelled(t("label y"), cells.y)),
         X.el("div", { class: "cnn-row" }, labelled("z1", cells.z), labelled("a1 = tanh(z1)", cells.a),
              labelled("z2, o, L", cells.out)),
-        X.el("div", { class: "cnn-row" }, labelled("deltas = dL/dz1", cells.delta),
+        X.el("div", { class: "cnn-row" }, labelled(t("deltas = dL/dz1"), cells.delta),
              labelled("dL/dK", cells.dk), labelled("dL/dW", cells.dw)));
       state.cells = cells;
       for (const input of body.querySelectorAll("input")) input.addEventListener("input", update);
@@ -136,12 +136,13 @@
           X.onPoint(cell, () => point(cell, kind));
         }
       }
+      const variantTitles = {
+        seed_original: t("first code: x_p * rot180(delta)"),
+        seed_transposed: t("update's text: its transpose"),
+        seed_rotated: t("update's code: rot180 of the first"), correct: t("correct dL/dK") };
       variantsBox.replaceChildren(...["seed_original", "seed_transposed", "seed_rotated",
-                                      "correct"].map((name) => labelled(
-        { seed_original: "first code: x_p * rot180(delta)",
-          seed_transposed: "update's text: its transpose",
-          seed_rotated: "update's code: rot180 of the first", correct: "correct dL/dK" }[name],
-        X.grid(k, k, (i, j) => `${name}[${i},${j}]`, { label: name }))));
+                                      "correct"].map((name) => labelled(variantTitles[name],
+        X.grid(k, k, (i, j) => `${name}[${i},${j}]`, { label: variantTitles[name] }))));
       if (!state.values) { state.values = {}; seedData(1); }
       seedInitValues();   // each case starts from its own seed x4 initialisation
       fill();
@@ -288,36 +289,34 @@
     add("line", { x1: pad, y1: 6, x2: pad, y2: H - pad, class: "cnn-axis" });
     add("text", { x: pad - 4, y: 14, "text-anchor": "end" }, X.fmt(max));
     add("text", { x: pad - 4, y: H - pad, "text-anchor": "end" }, "0");
-    add("text", { x: W - 6, y: H - pad + 16, "text-anchor": "end" }, `epoch ${epochs}`);
+    add("text", { x: W - 6, y: H - pad + 16, "text-anchor": "end" }, t("epoch %(epoch)s", { epoch: epochs }));
     add("polyline", { points: pts.join(" "), class: "cnn-curve" });
   }
 
   function trainer(state) {
     const lr = X.el("input", { type: "text", inputmode: "decimal", value: String(DATA.lr),
-                               "aria-label": "learning rate", "data-role": "lr", class: "cnn-input" });
+                               "aria-label": t("learning rate"), "data-role": "lr", class: "cnn-input" });
     const epochs = X.el("input", { type: "text", inputmode: "numeric", value: String(DATA.epochs),
-                                   "aria-label": "epochs", "data-role": "epochs", class: "cnn-input" });
+                                   "aria-label": t("epochs"), "data-role": "epochs", class: "cnn-input" });
     const go = X.el("button", { type: "button", class: "md-button", "data-role": "train",
-                                text: "train on the seed's four images" });
+                                text: t("train on the seed's four images") });
     // Parsed as HTML, <svg> lands in the SVG namespace (tests/test_site.py wants no URL,
     // not even a namespace, in the site's own scripts).
     const holder = X.el("div");
-    holder.innerHTML = '<svg viewBox="0 0 320 160" class="cnn-plot" role="img" ' +
-                       'aria-label="cost per epoch"></svg>';
+    holder.innerHTML = '<svg viewBox="0 0 320 160" class="cnn-plot" role="img"></svg>';
     const svg = holder.firstChild;
+    svg.setAttribute("aria-label", t("cost per epoch"));
     svg.style.display = "none";   // until there is a curve to draw
     const status = X.el("p", { "data-role": "train-status", "aria-live": "polite",
-      text: "Starts from the kernel and weights above (\"seed x4 initialisation\" for the " +
-            "seed's run)." });
+      text: t("Starts from the kernel and weights above (\"seed x4 initialisation\" for the seed's run).") });
     const box = X.el("div", { class: "cnn-train", "data-role": "trainer" },
-      X.el("h4", { text: "Train it live" }),
-      X.el("div", { class: "cnn-controls" }, X.el("label", {}, "learning rate ", lr),
-           X.el("label", {}, "epochs ", epochs), go), svg, status);
+      X.el("h4", { text: t("Train it live") }),
+      X.el("div", { class: "cnn-controls" }, X.el("label", {}, `${t("learning rate")} `, lr),
+           X.el("label", {}, `${t("epochs")} `, epochs), go), svg, status);
     go.addEventListener("click", () => {
       const start = state.inputs(), rate = X.read(lr), n = Math.round(X.read(epochs));
       if (!start || !(rate > 0) || !(n >= 1 && n <= 100000)) {
-        status.textContent = "Needs numbers in every cell, a learning rate > 0 and 1 to " +
-                             "100000 epochs.";
+        status.textContent = t("Needs numbers in every cell, a learning rate > 0 and 1 to 100000 epochs.");
         return;
       }
       go.disabled = true;
@@ -325,8 +324,9 @@
       svg.style.display = "";
       train(state.caseName, start, rate, n, (costs) => {
         plot(svg, costs, n);
-        status.textContent = `epoch ${costs.length}: cost ${X.fmt(costs[costs.length - 1])} ` +
-                             `(first epoch ${X.fmt(costs[0])})`;
+        status.textContent = t("epoch %(epoch)s: cost %(cost)s (first epoch %(first)s)",
+                               { epoch: costs.length, cost: X.fmt(costs[costs.length - 1]),
+                                 first: X.fmt(costs[0]) });
       }).then(({ costs }) => {
         box.dataset.firstCost = String(costs[0]);
         box.dataset.finalCost = String(costs[costs.length - 1]);
