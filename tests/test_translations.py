@@ -155,6 +155,31 @@ def test_the_explorers_messages_are_read_from_the_scripts():
     assert len(messages) == len(set(messages))
 
 
+def test_the_notebooks_messages_are_read_from_their_code():
+    """Each ``_(...)`` of a notebook is one string literal the sweep reads, in the domain
+    "notebooks": a label built otherwise (``_(f"...")``, ``_(name)``) or marked in another
+    domain would never reach the catalogue and stay English on the Chinese pages."""
+    import ast
+    messages = tool.notebook_messages()
+    assert {"epoch", "test errors (of %(n)s)"} <= set(messages), messages
+    assert len(messages) == len(set(messages))
+    problems, marked = [], set()
+    for path in NOTEBOOKS:
+        source = path.read_text(encoding="utf-8")
+        calls = [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
+                 and isinstance(node.func, ast.Name) and node.func.id == "_"]
+        if calls and '_ = Domain("notebooks")' not in source:
+            problems.append(f"{path.name}: _(...) without _ = Domain(\"notebooks\")")
+        for call in calls:
+            first = call.args[0] if len(call.args) == 1 else None
+            if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                problems.append(f"{path.name}, line {call.lineno}: {ast.unparse(call)}")
+            else:
+                marked.add(first.value)
+    assert not problems, "not one string literal:\n  " + "\n  ".join(problems)
+    assert marked == set(messages), (sorted(marked - set(messages)), sorted(set(messages) - marked))
+
+
 # --------------------------------------------------------------------------- notebooks
 
 def test_some_notebooks_are_translated():

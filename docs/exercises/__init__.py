@@ -22,13 +22,14 @@ exercises`` collects the messages.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
 
 from docs.locale import Domain
 
-__all__ = ["Exercise", "_", "array_md", "formula_md", "listing", "statement"]
+__all__ = ["Exercise", "_", "array_md", "code_md", "formula_md", "listing", "statement"]
 
 #: The exercises' messages: ``_("The cost is **%(loss)s**.", loss=...)`` (see docs.locale).
 _ = Domain("exercises")
@@ -48,6 +49,11 @@ def array_md(a, digits: int = 4) -> str:
     text = np.array2string(np.asarray(a, dtype=float), precision=digits, suppress_small=True,
                            max_line_width=60)
     return f"```text\n{text}\n```"
+
+
+def code_md(function) -> str:
+    """A function's source as a fenced Python block (a buggy backward pass to find the bug in)."""
+    return "```python\n" + inspect.getsource(function).rstrip() + "\n```"
 
 
 def formula_md(subject: str, case: str, name: str) -> str:

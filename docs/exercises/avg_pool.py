@@ -7,13 +7,12 @@ below, shown with :func:`inspect.getsource`.
 
 from __future__ import annotations
 
-import inspect
 
 import numpy as np
 
 import cnn
 import derivations
-from docs.exercises import Exercise, _, array_md, statement
+from docs.exercises import Exercise, _, array_md, code_md, statement
 
 
 def _fact(name: str) -> dict:
@@ -88,7 +87,7 @@ def find_the_overlap_bug() -> Exercise:
         _("This backward pass is right for the usual 2x2 pool with stride 2. Run it with "
           "size 2 and stride 1 on a 3x3 input, with $G$ below. What goes wrong?\n\n$G$ =\n\n"
           "%(g)s", g=array_md(g[0, 0], 0))
-        + "\n\n```python\n" + inspect.getsource(backward_assigns_shares).rstrip() + "\n```",
+        + "\n\n" + code_md(backward_assigns_shares),
         _("It **assigns** each window's share instead of adding it, so where windows overlap "
           "the last window overwrites the others. It returns\n\n%(buggy)s\n\nwhose sum is "
           "**%(buggy_sum)s** for a total upstream gradient of **%(total)s**; "

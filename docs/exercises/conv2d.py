@@ -8,14 +8,13 @@ reader sees is the code that ran.
 
 from __future__ import annotations
 
-import inspect
 
 import numpy as np
 from scipy.signal import convolve2d
 
 import cnn
 import derivations
-from docs.exercises import Exercise, _, array_md, statement
+from docs.exercises import Exercise, _, array_md, code_md, statement
 
 
 def _fact_md(name: str) -> str:
@@ -27,10 +26,6 @@ def _fact_md(name: str) -> str:
 def _values_at(a) -> str:
     return _(" and ").join(_("**%(value)s** to pixel (%(i)s, %(j)s)",
                              value=f"{a[i, j]:g}", i=i, j=j) for i, j in zip(*np.nonzero(a)))
-
-
-def _code(function) -> str:
-    return "```python\n" + inspect.getsource(function).rstrip() + "\n```"
 
 
 def predict_weight_gradient() -> Exercise:
@@ -91,7 +86,7 @@ def find_the_missing_dilation() -> Exercise:
         _("This function is meant to compute the input gradient of a convolution layer (the "
           "library's cross-correlation) for one channel. It passes every test at stride 1. "
           "What goes wrong at stride 2, on a 5x5 input with a 3x3 kernel and padding 1 (so $G$ "
-          "is 3x3)?") + "\n\n" + _code(dx_forgets_to_dilate),
+          "is 3x3)?") + "\n\n" + code_md(dx_forgets_to_dilate),
         _("At stride 1 it agrees with `cnn.conv2d_backward`: **%(same)s**. At stride 2 it "
           "returns an array of shape **%(shape)s** instead of **%(input_shape)s**, the shape of "
           "the input: it never spreads $G$ out. Each entry of $G$ belongs to a window that "
@@ -101,7 +96,7 @@ def find_the_missing_dilation() -> Exercise:
           "checked against the library when this page was built:",
           same=same_at_1, shape=buggy.shape, input_shape=right.shape, buggy=array_md(buggy, 0),
           right=array_md(right, 0))
-        + "\n\n" + _code(_dx_right) + "\n\n" + _fact_md("dx_is_full_convolution_with_kernels"))
+        + "\n\n" + code_md(_dx_right) + "\n\n" + _fact_md("dx_is_full_convolution_with_kernels"))
 
 
 def dx_flips_twice(g, w, padding):
@@ -127,7 +122,7 @@ def find_the_double_flip() -> Exercise:
           "$w_{0,1} = 2$ and zeros elsewhere, and an upstream gradient that is 1 at output "
           "(1, 1) and 0 elsewhere. Which input pixels should receive 1 and 2, and which does "
           "the function give them to?", input=f"{x.shape[2]}x{x.shape[3]}",
-          kernel=f"{w.shape[2]}x{w.shape[3]}") + "\n\n" + _code(dx_flips_twice),
+          kernel=f"{w.shape[2]}x{w.shape[3]}") + "\n\n" + code_md(dx_flips_twice),
         _("Output (1, 1) read the padded input window whose top-left pixel is input (0, 0): "
           "$w_{0,0}$ met input (0, 0) and $w_{0,1}$ met input (0, 1). So the library gives "
           "%(right_pixels)s:\n\n%(right)s\n\nThe function gives %(buggy_pixels)s:\n\n"

@@ -7,13 +7,12 @@ below, shown with :func:`inspect.getsource`.
 
 from __future__ import annotations
 
-import inspect
 
 import numpy as np
 
 import cnn
 import derivations
-from docs.exercises import Exercise, _, array_md, listing, statement
+from docs.exercises import Exercise, _, array_md, code_md, listing, statement
 
 
 def _statement(name: str) -> str:
@@ -114,7 +113,7 @@ def find_the_tie_bug() -> Exercise:
         _("This backward pass gives the right answer on random inputs. On which inputs is it "
           "wrong, and by how much? Try it on this one, with $G$ = 1 everywhere.\n\n"
           "$x$ =\n\n%(x)s", x=array_md(x[0, 0], 0))
-        + "\n\n```python\n" + inspect.getsource(backward_every_tied_max).rstrip() + "\n```",
+        + "\n\n" + code_md(backward_every_tied_max),
         _("At a tie the mask is 1 on every tied entry, so the window passes its gradient back "
           "several times: the function returns\n\n%(buggy)s\n\nwhose sum is "
           "**%(buggy_sum)s** for a total upstream gradient of **%(total)s** (%(sends)s). "

@@ -3,7 +3,8 @@
 Renders, in the language (default: zh), everything the site generates from
 code: every fact and chain of every export and every exercise through the
 hook that pages use (``docs/hooks/exports.py``), every figure, and reads every
-``t("...")`` in the explorers' scripts. Each message asked for is then an
+``t("...")`` in the explorers' scripts and every ``_("...")`` in the notebooks
+(their plots' labels). Each message asked for is then an
 entry of its catalogue: a new message is added with an empty translation for
 the translator (the build warns about it until it is translated), a message
 nothing asks for any more is kept as obsolete (``#~``, for the translator to
@@ -26,8 +27,11 @@ from docs.locale import (ENGLISH, LANGUAGES, LOCALE, Domain, export_messages, re
 
 ROOT = LOCALE.parents[1]
 SCRIPTS = ROOT / "docs" / "javascripts" / "explorers"
+NOTEBOOKS = ROOT / "docs" / "notebooks"
 #: A message in the explorers' scripts: ``t("...")`` with one double-quoted literal.
 _SCRIPT_MESSAGE = re.compile(r'\bt\(\s*"((?:[^"\\\n]|\\.)*)"')
+#: A message in the notebooks (their plots' labels): ``_("...")`` with one double-quoted literal.
+_NOTEBOOK_MESSAGE = re.compile(r'\b_\(\s*"((?:[^"\\\n]|\\.)*)"')
 
 
 def script_messages() -> list[str]:
@@ -35,6 +39,17 @@ def script_messages() -> list[str]:
     found: list[str] = []
     for script in sorted(SCRIPTS.glob("*.js")):
         for literal in _SCRIPT_MESSAGE.findall(script.read_text(encoding="utf-8")):
+            found.append(bytes(literal, "utf-8").decode("unicode_escape")
+                         if "\\" in literal else literal)
+    return list(dict.fromkeys(found))
+
+
+def notebook_messages() -> list[str]:
+    """Every ``_("...")`` message of ``docs/notebooks/*.py``, in file order (the notebooks
+    are not run to find them: the build runs them, in each language)."""
+    found: list[str] = []
+    for notebook in sorted(NOTEBOOKS.glob("*.py")):
+        for literal in _NOTEBOOK_MESSAGE.findall(notebook.read_text(encoding="utf-8")):
             found.append(bytes(literal, "utf-8").decode("unicode_escape")
                          if "\\" in literal else literal)
     return list(dict.fromkeys(found))
@@ -95,6 +110,7 @@ def sweep(lang: str, *, strict: bool = False) -> dict[str, list[str]]:
     for subject in derivations.SUBJECTS:   # an export's texts in its own order, every one
         messages[f"derivations/{subject}"] = export_messages(derivations.load(subject))
     messages["explorers"] = script_messages()
+    messages["notebooks"] = notebook_messages()
     return messages
 
 

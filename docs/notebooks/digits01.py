@@ -42,7 +42,12 @@ import derivations
 # The studies, their records and the figures live in the checkout, not in
 # the installed package: put the checkout on sys.path.
 sys.path.insert(0, str(Path(cnn.__file__).resolve().parents[1]))
+from docs.figures.plots import use_language_fonts  # noqa: E402
+from docs.locale import Domain  # noqa: E402
 from studies import broken_backprop as bb, load_record  # noqa: E402
+
+_ = Domain("notebooks")           # the plots' labels, in the page's language
+use_language_fonts()              # and a font for them
 
 settings = bb.cli_defaults()      # the `cnn train digits01` defaults
 print(settings)
@@ -64,7 +69,7 @@ print(settings)
 
 # %%
 net = cnn.Digits01Net()
-_, cache = net.forward(np.zeros((5, 1, 8, 8)))
+o, cache = net.forward(np.zeros((5, 1, 8, 8)))
 for name in ("x", "z1", "p1", "z2", "p2", "f", "a3", "a4", "z5"):
     print(f"{name:>3}: {cache[name].shape}")
 print({k: v.shape for k, v in net.params.items()}, f"- {net.n_params()} parameters")
@@ -112,7 +117,7 @@ def train_digits01(split, **overrides):
 
 
 runs = {split: train_digits01(split) for split in ("stratified", "seed")}
-for split, (n, data, h, _) in runs.items():
+for split, (n, data, h, w0) in runs.items():
     m = n.evaluate(data.X_test, data.y_test)
     print(f"{split:>10} split: test accuracy {100 * m['accuracy']:.2f}% "
           f"({round((1 - m['accuracy']) * len(data.y_test))} of {len(data.y_test)} wrong), "
@@ -128,14 +133,16 @@ for split, (n, data, h, _) in runs.items():
 
 # %%
 fig, ax = plt.subplots(1, 2, figsize=(10, 3.4))
-for split, (n, data, h, _) in runs.items():
+for split, (n, data, h, w0) in runs.items():
     ep = [e["epoch"] for e in h.epochs]
-    ax[0].semilogy(ep, [e["train_loss"] for e in h.epochs], label=f"{split}: train")
-    ax[0].semilogy(ep, [e["test_loss"] for e in h.epochs], "--", label=f"{split}: test")
+    ax[0].semilogy(ep, [e["train_loss"] for e in h.epochs],
+                   label=_("%(split)s: train", split=split))
+    ax[0].semilogy(ep, [e["test_loss"] for e in h.epochs], "--",
+                   label=_("%(split)s: test", split=split))
     ax[1].plot(ep, [100 * e["test_accuracy"] for e in h.epochs], label=split)
-ax[0].set(xlabel="epoch", ylabel="L2 cost", title="cost")
+ax[0].set(xlabel=_("epoch"), ylabel=_("L2 cost"), title=_("cost"))
 ax[0].legend(fontsize=8)
-ax[1].set(xlabel="epoch", ylabel="%", title="test accuracy")
+ax[1].set(xlabel=_("epoch"), ylabel="%", title=_("test accuracy"))
 ax[1].legend()
 fig.tight_layout()
 
@@ -148,10 +155,10 @@ fig.tight_layout()
 # 训练前后学到的卷积核（默认划分）：第 1 层的两个 3x3 卷积核，以及第 2 层的四个输出通道，每个通道对每张输入特征图各有一个 3x3 卷积核。
 
 # %%
-n, _, _, w0 = runs["stratified"]
+n, data, h, w0 = runs["stratified"]
 fig, ax = plt.subplots(2, 10, figsize=(13, 3.1))
-for row, (w1, w2, when) in enumerate([(w0["w1"], w0["w2"], "init"),
-                                      (n.params["w1"], n.params["w2"], "trained")]):
+for row, (w1, w2, when) in enumerate([(w0["w1"], w0["w2"], _("init")),
+                                      (n.params["w1"], n.params["w2"], _("trained"))]):
     kernels = [(w1[f, 0], f"L1 k{f}") for f in range(2)] + \
               [(w2[f, c], f"L2 {f}<-{c}") for f in range(4) for c in range(2)]
     for j, (k, title) in enumerate(kernels):
@@ -291,17 +298,18 @@ for i, variant in enumerate(variants):
         ax[0].boxplot(cost, positions=[x0], widths=width * 0.8, showfliers=False,
                       medianprops={"color": colors[j]})
         ax[0].scatter(x0 + rng.uniform(-0.25, 0.25, len(rs)) * width, cost, s=9,
-                      color=colors[j], alpha=0.7, label=f"dense {size[0]}-{size[1]}" if i == 0 else None)
+                      color=colors[j], alpha=0.7,
+                      label=_("dense %(a)s-%(b)s", a=size[0], b=size[1]) if i == 0 else None)
         ax[1].scatter(x0 + rng.uniform(-0.25, 0.25, len(rs)) * width, errors, s=9,
                       color=colors[j], alpha=0.7)
-ax[0].set(yscale="log", ylabel="final cost (training set, log)",
-          title=f"{len(study['seeds'])} seeds per box")
+ax[0].set(yscale="log", ylabel=_("final cost (training set, log)"),
+          title=_("%(n)s seeds per box", n=len(study["seeds"])))
 ax[0].legend(fontsize=8)
 ax[1].set_yscale("symlog", linthresh=2)   # 0, 1, 2 linear; the rare failures log-scaled
 ax[1].set_ylim(-0.4, 70)
 ax[1].set_yticks([0, 1, 2, 5, 10, 20, 45])
 ax[1].set_yticklabels(["0", "1", "2", "5", "10", "20", "45"])
-ax[1].set(ylabel=f"test errors (of {study['settings']['n_test']})",
+ax[1].set(ylabel=_("test errors (of %(n)s)", n=study["settings"]["n_test"]),
           xticks=range(len(variants)))
 ax[1].set_xticklabels(variants, rotation=20, ha="right", fontsize=8)
 for a in ax:

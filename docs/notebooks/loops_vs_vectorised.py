@@ -61,7 +61,12 @@ from cnn.networks.composed import composed_loss_and_grads
 # The study and its record live in the checkout, not in the installed
 # package: put the checkout on sys.path.
 sys.path.insert(0, str(Path(cnn.__file__).resolve().parents[1]))
+from docs.figures.plots import use_language_fonts  # noqa: E402
+from docs.locale import Domain  # noqa: E402
 from studies import loops_vs_vectorised as lv, load_record  # noqa: E402
+
+_ = Domain("notebooks")                         # the plot's labels, in the page's language
+use_language_fonts()                            # and a font for them
 
 threadpool_limits(limits=1, user_api="blas")   # as `cnn train`: one BLAS thread
 
@@ -168,17 +173,17 @@ dpool = np.ones_like(pooled)
 dh = np.ones((len(xs), 60), np.float32)
 
 layers = {
-    "conv forward": (lambda: reference.conv2d(xs, p["conv_w"], p["conv_b"]),
-                     lambda: cnn.conv2d(xs, p["conv_w"], p["conv_b"])),
-    "conv backward": (lambda: reference.conv2d_backward(dz, xs, p["conv_w"]),
-                      lambda: cnn.conv2d_backward(dz, xs, p["conv_w"])),
-    "pool forward": (lambda: reference.max_pool2d(a), lambda: cnn.max_pool2d(a)),
-    "pool backward": (lambda: reference.max_pool2d_backward(dpool, a),
-                      lambda: cnn.max_pool2d_backward(dpool, a)),
-    "dense 288->60 forward": (lambda: reference.dense(f, p["w1"], p["b1"]),
-                              lambda: cnn.dense(f, p["w1"], p["b1"])),
-    "dense 288->60 backward": (lambda: reference.dense_backward(dh, f, p["w1"]),
-                               lambda: cnn.dense_backward(dh, f, p["w1"])),
+    _("conv forward"): (lambda: reference.conv2d(xs, p["conv_w"], p["conv_b"]),
+                        lambda: cnn.conv2d(xs, p["conv_w"], p["conv_b"])),
+    _("conv backward"): (lambda: reference.conv2d_backward(dz, xs, p["conv_w"]),
+                         lambda: cnn.conv2d_backward(dz, xs, p["conv_w"])),
+    _("pool forward"): (lambda: reference.max_pool2d(a), lambda: cnn.max_pool2d(a)),
+    _("pool backward"): (lambda: reference.max_pool2d_backward(dpool, a),
+                         lambda: cnn.max_pool2d_backward(dpool, a)),
+    _("dense 288->60 forward"): (lambda: reference.dense(f, p["w1"], p["b1"]),
+                                 lambda: cnn.dense(f, p["w1"], p["b1"])),
+    _("dense 288->60 backward"): (lambda: reference.dense_backward(dh, f, p["w1"]),
+                                  lambda: cnn.dense_backward(dh, f, p["w1"])),
 }
 rows = []
 for name, (slow, fast) in layers.items():
@@ -190,10 +195,10 @@ display(HTML('<table style="font-size: 0.8em"><tr><th>layer (16 images)</th><th>
 
 fig, ax = plt.subplots(figsize=(8, 3.6))
 pos = np.arange(len(rows))
-ax.barh(pos + 0.2, [1e3 * r[1] for r in rows], height=0.4, label="loops (cnn.reference)")
-ax.barh(pos - 0.2, [1e3 * r[2] for r in rows], height=0.4, label="vectorised (cnn)")
+ax.barh(pos + 0.2, [1e3 * r[1] for r in rows], height=0.4, label=_("loops (cnn.reference)"))
+ax.barh(pos - 0.2, [1e3 * r[2] for r in rows], height=0.4, label=_("vectorised (cnn)"))
 ax.set(yticks=pos, yticklabels=[r[0] for r in rows], xscale="log",
-       xlabel="milliseconds for 16 images (log scale)")
+       xlabel=_("milliseconds for 16 images (log scale)"))
 ax.invert_yaxis()
 ax.legend(loc="lower right")
 fig.tight_layout()

@@ -61,7 +61,12 @@ from cnn.data import load_digits, to_mnist_canvas
 # The studies, their records and the figures live in the checkout, not in
 # the installed package: put the checkout on sys.path.
 sys.path.insert(0, str(Path(cnn.__file__).resolve().parents[1]))
+from docs.figures.plots import use_language_fonts  # noqa: E402
+from docs.locale import Domain  # noqa: E402
 from studies import load_record  # noqa: E402
+
+_ = Domain("notebooks")                # the plots' labels, in the page's language
+use_language_fonts()                   # and a font for them
 
 data = load_digits(canvas=True)        # what `cnn train mnist --dataset digits` reads
 print(f"{len(data.y_train)} training and {len(data.y_test)} test images, "
@@ -106,7 +111,7 @@ for j in range(6):
     ax[0, j].imshow(small.X_train[j, 0], cmap="gray_r")
     ax[0, j].set_title(f"{small.y_train[j]}: 8x8", fontsize=9)
     ax[1, j].imshow(to_mnist_canvas(small.X_train[j:j + 1])[0, 0], cmap="gray_r")
-    ax[1, j].set_title("28x28 canvas", fontsize=9)
+    ax[1, j].set_title(_("28x28 canvas"), fontsize=9)
 for a in ax.ravel():
     a.set(xticks=[], yticks=[])
 fig.tight_layout()
@@ -143,14 +148,15 @@ print(f"train accuracy {100 * train_m['accuracy']:.2f}%, test accuracy "
 # %%
 ep = [e["epoch"] for e in history.epochs]
 fig, ax = plt.subplots(1, 3, figsize=(12, 3.4))
-ax[0].semilogy(ep, [e["train_loss"] for e in history.epochs], label="train (during the epoch)")
-ax[0].semilogy(ep, [e["test_loss"] for e in history.epochs], label="test")
-ax[0].set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+ax[0].semilogy(ep, [e["train_loss"] for e in history.epochs],
+               label=_("train (during the epoch)"))
+ax[0].semilogy(ep, [e["test_loss"] for e in history.epochs], label=_("test"))
+ax[0].set(xlabel=_("epoch"), ylabel=_("cross-entropy"), title=_("loss"))
 ax[0].legend()
 ax[1].plot(ep, [100 * e["test_accuracy"] for e in history.epochs])
-ax[1].set(xlabel="epoch", ylabel="%", title="test accuracy")
+ax[1].set(xlabel=_("epoch"), ylabel="%", title=_("test accuracy"))
 ax[2].plot(ep, [e["lr"] for e in history.epochs])
-ax[2].set(xlabel="epoch", ylabel="learning rate", title="schedule (end of each epoch)")
+ax[2].set(xlabel=_("epoch"), ylabel=_("learning rate"), title=_("schedule (end of each epoch)"))
 fig.tight_layout()
 
 # %% [markdown] tags=["en"]
@@ -164,18 +170,19 @@ fig.tight_layout()
 fig, ax = plt.subplots(1, 5, figsize=(12, 2.8),
                        gridspec_kw={"width_ratios": [1, 1, 1, 1, 2.2]})
 for f in range(2):
-    for col, (w, when) in enumerate([(kernels_before, "init"), (net.params["conv_w"], "trained")]):
+    for col, (w, when) in enumerate([(kernels_before, _("init")),
+                                     (net.params["conv_w"], _("trained"))]):
         a = ax[2 * f + col]
         m = np.abs(w[f, 0]).max()
         a.imshow(w[f, 0], cmap="RdBu_r", vmin=-m, vmax=m)
-        a.set(title=f"kernel {f}, {when}", xticks=[], yticks=[])
+        a.set(title=_("kernel %(f)s, %(when)s", f=f, when=when), xticks=[], yticks=[])
 cm = confusion_matrix(data.y_test, net.predict(data.X_test))
 ax[4].imshow(cm, cmap="Blues")
 for i, j in zip(*np.nonzero(cm)):
     ax[4].text(j, i, cm[i, j], ha="center", va="center", fontsize=7,
                color="white" if cm[i, j] > cm.max() / 2 else "black")
-ax[4].set(xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10),
-          title="confusion matrix (test)")
+ax[4].set(xlabel=_("predicted"), ylabel=_("true"), xticks=range(10), yticks=range(10),
+          title=_("confusion matrix (test)"))
 fig.tight_layout()
 
 # %% [markdown] tags=["en"]
@@ -284,18 +291,18 @@ def run(label, *, init_scale=None, standardise=True, lr=hp["lr"], momentum=hp["m
 
 
 curves = [
-    run("the recipe (the CLI defaults), 10 epochs"),
-    run("seed-style init: randn, scale 1", init_scale=1.0),
-    run("raw pixels in [0, 1], not standardised", standardise=False),
-    run("plain SGD, constant lr 0.001, no momentum", lr=0.001, momentum=0.0,
+    run(_("the recipe (the CLI defaults), 10 epochs")),
+    run(_("seed-style init: randn, scale 1"), init_scale=1.0),
+    run(_("raw pixels in [0, 1], not standardised"), standardise=False),
+    run(_("plain SGD, constant lr 0.001, no momentum"), lr=0.001, momentum=0.0,
         schedule="constant"),
 ]
 fig, ax = plt.subplots(figsize=(7, 3.6))
 for label, c in curves:
     if c is not None:
         ax.plot(range(1, len(c) + 1), c, label=label)
-ax.set(xlabel="epoch", ylabel="test accuracy (%)", ylim=(0, 100),
-       title="one change at a time (digits on the 28x28 canvas)")
+ax.set(xlabel=_("epoch"), ylabel=_("test accuracy (%)"), ylim=(0, 100),
+       title=_("one change at a time (digits on the 28x28 canvas)"))
 ax.legend(fontsize=8, loc="lower right")
 fig.tight_layout()
 

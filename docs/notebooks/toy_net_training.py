@@ -20,12 +20,24 @@
 # 本页在构建网站时执行。想自己重新运行：先 `pip install -e ".[docs]"`，再用 Jupyter（jupytext）打开 `docs/notebooks/toy_net_training.py`，或者把它当作脚本运行。
 
 # %%
+import sys
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Math, display
 
 import derivations
 from cnn import toy_net
+
+# The plots' labels live in the checkout, not in the installed package:
+# put the checkout on sys.path.
+sys.path.insert(0, str(Path(toy_net.__file__).resolve().parents[1]))
+from docs.figures.plots import use_language_fonts  # noqa: E402
+from docs.locale import Domain  # noqa: E402
+
+_ = Domain("notebooks")           # the plots' labels, in the page's language
+use_language_fonts()              # and a font for them
 
 images, labels = toy_net.seed_data()
 kernel0, weights0 = toy_net.seed_init()  # seed 598765, scale 4
@@ -47,11 +59,12 @@ print("outputs:", np.round(run.outputs, 4), " labels:", labels)
 # %%
 fig, ax = plt.subplots(1, 2, figsize=(10, 3.4))
 ax[0].semilogy(run.costs)
-ax[0].set(xlabel="epoch", ylabel="cost (sum over 4 images)", title="seed initialisation (x4)")
-ax[1].bar(np.arange(4) - 0.2, labels, width=0.4, label="label y")
-ax[1].bar(np.arange(4) + 0.2, run.outputs, width=0.4, label="output o")
-ax[1].set(xticks=range(4), xticklabels=["zeros", "top row", "bottom rows", "ones"],
-          title="after 1000 epochs")
+ax[0].set(xlabel=_("epoch"), ylabel=_("cost (sum over 4 images)"),
+          title=_("seed initialisation (x4)"))
+ax[1].bar(np.arange(4) - 0.2, labels, width=0.4, label=_("label y"))
+ax[1].bar(np.arange(4) + 0.2, run.outputs, width=0.4, label=_("output o"))
+ax[1].set(xticks=range(4), xticklabels=[_("zeros"), _("top row"), _("bottom rows"), _("ones")],
+          title=_("after 1000 epochs"))
 ax[1].legend()
 fig.tight_layout()
 
@@ -116,8 +129,8 @@ small = {v: toy_net.train(images, labels, k_small, w_small, variant=v) for v in 
 fig, ax = plt.subplots(figsize=(6, 3.4))
 for v, r in small.items():
     ax.semilogy(r.costs, label=v, linestyle="--" if v == "seed_rotated" else "-")
-ax.set(xlabel="epoch", ylabel="cost (sum over 4 images)",
-       title=f"initialisation scale {toy_net.UNSATURATED_SCALE}")
+ax.set(xlabel=_("epoch"), ylabel=_("cost (sum over 4 images)"),
+       title=_("initialisation scale %(scale)s", scale=toy_net.UNSATURATED_SCALE))
 ax.legend()
 fig.tight_layout()
 for v, r in small.items():
