@@ -127,6 +127,23 @@ def test_the_cache_key_changes_with_the_records_a_notebook_reads(tmp_path):
     assert hook.cache_key("base", notebook, results) != before          # missing: not cached as-is
 
 
+def test_a_chinese_notebook_page_is_cached_with_the_catalogues_it_is_drawn_with(tmp_path):
+    """Its plots' labels and figures come from docs/locale/zh/: a changed translation
+    renders the page again; English pages do not depend on the catalogues."""
+    from docs.locale import speaking
+    locale = tmp_path / "locale"
+    shutil.copytree(ROOT / "docs" / "locale" / "zh", locale / "zh")
+    notebook = ROOT / "docs" / "notebooks" / "mnist.py"
+    english = hook.cache_key("base", notebook, locale=locale)
+    with speaking("zh"):
+        before = hook.cache_key("base", notebook, locale=locale)
+        catalogue = locale / "zh" / "notebooks.po"
+        catalogue.write_text(catalogue.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+        assert hook.cache_key("base", notebook, locale=locale) != before
+    assert before != english
+    assert hook.cache_key("base", notebook, locale=locale) == english
+
+
 def test_mkdocs_jupyter_uses_the_extended_key(tmp_path, monkeypatch):
     """The key mkdocs-jupyter computes, once the hook is installed, is :func:`cache_key`."""
     from mkdocs_jupyter import plugin

@@ -25,7 +25,9 @@ The notebook cache knows the records: mkdocs-jupyter keys its cache
 a page whose notebook reads a record of ``docs/results/`` would keep showing
 the old numbers after the record changed. :func:`cache_key` adds the name and
 bytes of every record the notebook reads (its ``load_record("NAME")`` calls,
-:func:`records_read`) to mkdocs-jupyter's key; :func:`on_config` installs it.
+:func:`records_read`) to mkdocs-jupyter's key, and on a Chinese page the Chinese
+catalogues (docs/locale/zh/, which its labels come from); :func:`on_config`
+installs it.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ import jupytext
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from docs.locale import Domain  # noqa: E402  (needs the path above)
+from docs.locale import ENGLISH, LOCALE, Domain, language  # noqa: E402  (needs the path above)
 
 _ = Domain("site")
 JUPYTER_CONFIG = Path(__file__).resolve().parent / "jupyter"
@@ -98,18 +100,27 @@ def records_read(source: Path) -> list[str]:
     return sorted(set(_LOAD_RECORD.findall(Path(source).read_text(encoding="utf-8"))))
 
 
-def cache_key(base_key: str, source: Path, results: Path | None = None) -> str:
-    """mkdocs-jupyter's key ``base_key`` for ``source``, extended by the records it reads.
+def cache_key(base_key: str, source: Path, results: Path | None = None,
+              locale: Path | None = None) -> str:
+    """mkdocs-jupyter's key ``base_key`` for ``source``, extended by the records it reads
+    and, on a page in another language than English, by that language's catalogues
+    (``locale/<language>/**/*.po``: the notebook's labels and figures are drawn in it).
 
     A record that does not exist enters as missing (the notebook then fails
     to build, with load_record's message, rather than the key).
     """
     results = RESULTS if results is None else Path(results)
+    locale = LOCALE if locale is None else Path(locale)
     hasher = hashlib.sha256(base_key.encode())
     for name in records_read(source):
         path = results / name
         hasher.update(f"\0record {name}\0".encode())
         hasher.update(path.read_bytes() if path.is_file() else b"\0missing\0")
+    if language() != ENGLISH:
+        hasher.update(f"\0language {language()}\0".encode())
+        for path in sorted((locale / language()).rglob("*.po")):
+            hasher.update(f"\0catalogue {path.relative_to(locale).as_posix()}\0".encode())
+            hasher.update(path.read_bytes())
     return hasher.hexdigest()
 
 

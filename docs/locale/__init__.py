@@ -4,8 +4,9 @@ The pages are translated by hand (``docs/X.zh.md`` beside ``docs/X.md``), but
 some text reaches a page from code: the titles of the hook's boxes ("Proven
 for every size", "Step 2."), the statements, assumptions and step
 justifications the derivations export, the exercises' questions and answers
-(``docs/exercises/``), the figures' labels and captions (``docs/figures/``)
-and the live explorers' buttons (``docs/javascripts/explorers/``). Each such
+(``docs/exercises/``), the figures' labels and captions (``docs/figures/``),
+the live explorers' buttons (``docs/javascripts/explorers/``) and the
+notebooks' plots and answers (``docs/notebooks/``). Each such
 text is an English *message*, and its translation is an entry of a gettext
 catalogue, ``docs/locale/<language>/<domain>.po`` (read with Babel, which
 MkDocs Material already depends on):
@@ -19,6 +20,7 @@ domain                      messages
 ``exercises``               ``docs/exercises/*.py``
 ``figures``                 ``docs/figures/*.py``
 ``explorers``               every ``t("...")`` in ``docs/javascripts/explorers/*.js``
+``notebooks``               every ``_("...")`` in ``docs/notebooks/*.py`` (plots, answers)
 ==========================  ===============================================
 
 The exports stay language-independent: a derivation writes English, and the

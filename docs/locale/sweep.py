@@ -18,6 +18,7 @@ import argparse
 import importlib.util
 import inspect
 import io
+import json
 import logging
 import re
 from pathlib import Path
@@ -34,25 +35,30 @@ _SCRIPT_MESSAGE = re.compile(r'\bt\(\s*"((?:[^"\\\n]|\\.)*)"')
 _NOTEBOOK_MESSAGE = re.compile(r'\b_\(\s*"((?:[^"\\\n]|\\.)*)"')
 
 
+def _literals(files, pattern: re.Pattern) -> list[str]:
+    """The string literal of every ``pattern`` match in ``files``, unescaped, in file
+    order, each once. The JavaScript and Python literals used here (double quotes, the
+    escapes ``\\"``, ``\\\\``, ``\\n``, ``\\uXXXX``) unescape alike, as JSON strings."""
+    found: list[str] = []
+    for path in sorted(files):
+        for literal in pattern.findall(path.read_text(encoding="utf-8")):
+            try:
+                found.append(json.loads(f'"{literal}"'))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path.relative_to(ROOT)}: the message \"{literal}\" has an "
+                                 f"escape other than \\\", \\\\, \\n or \\uXXXX ({exc})") from exc
+    return list(dict.fromkeys(found))
+
+
 def script_messages() -> list[str]:
     """Every ``t("...")`` message of ``docs/javascripts/explorers/*.js``, in file order."""
-    found: list[str] = []
-    for script in sorted(SCRIPTS.glob("*.js")):
-        for literal in _SCRIPT_MESSAGE.findall(script.read_text(encoding="utf-8")):
-            found.append(bytes(literal, "utf-8").decode("unicode_escape")
-                         if "\\" in literal else literal)
-    return list(dict.fromkeys(found))
+    return _literals(SCRIPTS.glob("*.js"), _SCRIPT_MESSAGE)
 
 
 def notebook_messages() -> list[str]:
     """Every ``_("...")`` message of ``docs/notebooks/*.py``, in file order (the notebooks
     are not run to find them: the build runs them, in each language)."""
-    found: list[str] = []
-    for notebook in sorted(NOTEBOOKS.glob("*.py")):
-        for literal in _NOTEBOOK_MESSAGE.findall(notebook.read_text(encoding="utf-8")):
-            found.append(bytes(literal, "utf-8").decode("unicode_escape")
-                         if "\\" in literal else literal)
-    return list(dict.fromkeys(found))
+    return _literals(NOTEBOOKS.glob("*.py"), _NOTEBOOK_MESSAGE)
 
 
 def _hook(name: str = "exports"):
