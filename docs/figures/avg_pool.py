@@ -15,8 +15,8 @@ import cnn
 from docs.locale import Domain
 
 from . import Figure
-from .pool import legend, result_frame, strips
-from .svg import HIGHLIGHT, INK, PALETTE, Svg, grid, num, sub
+from .pool import legend, result_frame, strips, window_frame
+from .svg import HIGHLIGHT, INK, PALETTE, num, sub
 
 #: The worked example of docs/layers/avg_pool.md.
 X = np.array([[[[1., 3., 2., 2.],
@@ -52,30 +52,23 @@ def spread_data(size: int, stride: int, dy) -> dict:
 
 def _window_frame(d, w, number: int) -> str:
     sent = w["sent"]
-    n, cell = len(sent), 24
-    svg = Svg(150, 158)
+    n, k = len(sent), d["size"]
     i, j = w["out"]
-    svg.text(4, 11, _("window %(number)s: mean %(mean)s", number=number, mean=num(w["mean"])),
-             size=11, weight="bold",
-             anchor="start")
     cells = set(w["cells"])
-    fills = [[SHARE if (r, c) in cells else "white" for c in range(n)] for r in range(n)]
-    labels = [[num(sent[r][c]) if (r, c) in cells else "" for c in range(n)] for r in range(n)]
-    grid(svg, 4, 26, sent, cell=cell, fills=fills, labels=labels, size=11,
-         extra=lambda r, c: {"data_role": "in-window" if (r, c) in cells else None})
-    r0, c0 = min(cells)
-    k = d["size"]
-    svg.rect(4 + c0 * cell, 26 + r0 * cell, k * cell, k * cell, stroke=HIGHLIGHT,
-             stroke_width=2.5, class_="window", data_row=r0, data_col=c0)
     share = w["g"] / k ** 2
-    svg.text(4, 26 + n * cell + 12, _("%(share)s to each",
-                                      share=f"G{sub(i, j)} / {k * k} = {num(share)}"),
-             size=10, anchor="start")
-    return svg.render(_("Window %(number)s (output %(out)s): its G, %(g)s, split into "
-                        "%(count)s shares of %(share)s.", number=number, out=f"{i},{j}",
-                        g=num(w["g"]), count=k * k, share=num(share)),
-                      ident=f"fig-avg-k{k}-w{number}", max_width=200, class_="cnn-frame",
-                      data_out=f"{i},{j}", data_g=num(w["g"]), data_share=num(share))
+    return window_frame(
+        sent, heading=_("window %(number)s: mean %(mean)s", number=number, mean=num(w["mean"])),
+        fills=[[SHARE if (r, c) in cells else "white" for c in range(n)] for r in range(n)],
+        labels=[[num(sent[r][c]) if (r, c) in cells else "" for c in range(n)] for r in range(n)],
+        extra=lambda r, c: {"data_role": "in-window" if (r, c) in cells else None},
+        origin=min(cells), size=k,
+        notes=[(_("%(share)s to each", share=f"G{sub(i, j)} / {k * k} = {num(share)}"),
+                {"size": 10, "anchor": "start"})],
+        title=_("Window %(number)s (output %(out)s): its G, %(g)s, split into %(count)s shares "
+                "of %(share)s.", number=number, out=f"{i},{j}", g=num(w["g"]), count=k * k,
+                share=num(share)),
+        ident=f"fig-avg-k{k}-w{number}", data_out=f"{i},{j}", data_g=num(w["g"]),
+        data_share=num(share))
 
 
 def _result(d) -> str:

@@ -54,42 +54,52 @@ def routing_data(size: int, stride: int, dy=None) -> dict:
             "y": y[0, 0].tolist(), "windows": windows, "dx": dx.tolist()}
 
 
+def window_frame(values, *, heading: str, fills, labels, extra, origin, size: int,
+                 notes, title: str, ident: str, **data) -> str:
+    """One frame of a pooling strip: ``heading``, the input grid ``values`` (cells
+    coloured ``fills``, showing ``labels``, attributes ``extra(r, c)``) with the window,
+    ``size`` x ``size`` from ``origin``, outlined; under it each ``(text, style)`` of
+    ``notes``. ``title``, ``ident`` and ``data`` go to the ``<svg>``. Also used by the
+    average-pool figure."""
+    n, cell = len(values), 24
+    svg = Svg(150, 158)
+    svg.text(4, 11, heading, size=11, weight="bold", anchor="start")
+    grid(svg, 4, 26, values, cell=cell, fills=fills, labels=labels, size=11, extra=extra)
+    r0, c0 = origin
+    svg.rect(4 + c0 * cell, 26 + r0 * cell, size * cell, size * cell, stroke=HIGHLIGHT,
+             stroke_width=2.5, class_="window", data_row=r0, data_col=c0)
+    for line, (text, style) in enumerate(notes):
+        svg.text(4, 26 + n * cell + 12 + 13 * line, text, **style)
+    return svg.render(title, ident=ident, max_width=200, class_="cnn-frame", **data)
+
+
 def _window_frame(d, w, number: int) -> str:
     x = d["x"]
-    n, cell = len(x), 24
-    svg = Svg(150, 158)
+    n = len(x)
     i, j = w["out"]
-    svg.text(4, 11, _("window %(number)s: max %(max)s", number=number, max=num(w["max"])),
-             size=11, weight="bold",
-             anchor="start")
     cells = set(w["cells"])
     fills = [[WIN if (r, c) == w["winner"] else TIE if (r, c) in w["tied"] else
               "white" for c in range(n)] for r in range(n)]
-    labels = [[num(x[r][c]) for c in range(n)] for r in range(n)]
 
     def extra(r, c):
         role = ("winner" if (r, c) == w["winner"] else "tie" if (r, c) in w["tied"] else
                 "in-window" if (r, c) in cells else None)
         return {"data_role": role}
-    grid(svg, 4, 26, x, cell=cell, fills=fills, labels=labels, size=11, extra=extra)
-    r0, c0 = w["cells"][0]
-    size = d["size"]
-    svg.rect(4 + c0 * cell, 26 + r0 * cell, size * cell, size * cell, stroke=HIGHLIGHT,
-             stroke_width=2.5, class_="window", data_row=r0, data_col=c0)
     wr, wc = w["winner"]
-    svg.text(4, 26 + n * cell + 12, _("%(entry)s goes to (%(row)s, %(col)s)",
-                                      entry=f"G{sub(i, j)} = {num(w['g'])}", row=wr, col=wc),
-             size=10, anchor="start")
-    others = [t for t in w["tied"] if t != w["winner"]]
-    if others:
-        svg.text(4, 26 + n * cell + 25, _("tie: the first maximum wins"), size=9, anchor="start",
-                 fill=MUTED)
-    return svg.render(_("Window %(number)s (output %(out)s): its maximum %(max)s is at "
-                        "%(at)s, which receives %(g)s.", number=number, out=f"{i},{j}",
-                        max=num(w["max"]), at=f"{wr},{wc}", g=num(w["g"])),
-                      ident=f"fig-pool-s{d['stride']}-w{number}", max_width=200,
-                      class_="cnn-frame", data_out=f"{i},{j}",
-                      data_winner=f"{wr},{wc}", data_g=num(w["g"]))
+    notes = [(_("%(entry)s goes to (%(row)s, %(col)s)", entry=f"G{sub(i, j)} = {num(w['g'])}",
+                row=wr, col=wc), {"size": 10, "anchor": "start"})]
+    if any(t != w["winner"] for t in w["tied"]):
+        notes.append((_("tie: the first maximum wins"),
+                      {"size": 9, "anchor": "start", "fill": MUTED}))
+    return window_frame(
+        x, heading=_("window %(number)s: max %(max)s", number=number, max=num(w["max"])),
+        fills=fills, labels=[[num(x[r][c]) for c in range(n)] for r in range(n)], extra=extra,
+        origin=w["cells"][0], size=d["size"], notes=notes,
+        title=_("Window %(number)s (output %(out)s): its maximum %(max)s is at %(at)s, which "
+                "receives %(g)s.", number=number, out=f"{i},{j}", max=num(w["max"]),
+                at=f"{wr},{wc}", g=num(w["g"])),
+        ident=f"fig-pool-s{d['stride']}-w{number}", data_out=f"{i},{j}",
+        data_winner=f"{wr},{wc}", data_g=num(w["g"]))
 
 
 def result_frame(dx, *, fill: str, note: str, title: str, ident: str) -> str:
