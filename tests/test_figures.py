@@ -310,9 +310,9 @@ def test_dx_frames_are_the_rotated_kernel_on_the_dilated_padded_gradient():
 
 # --------------------------------------------------------------------------- max pool
 
-def _page_example():
-    """x and dy of the worked example on docs/layers/max_pool.md, from its code block."""
-    text = (ROOT / "docs/layers/max_pool.md").read_text(encoding="utf-8")
+def _page_example(page: str = "docs/layers/max_pool.md"):
+    """x and dy of the worked example on a pooling page, from its code block."""
+    text = (ROOT / page).read_text(encoding="utf-8")
     arrays = {}
     for name in ("x", "dy"):
         match = re.search(rf"^{name} = np\.array\((\[.*?\]\]\]\])\)", text, re.M | re.S)
@@ -369,21 +369,11 @@ def test_pool_routing_is_max_pool2d_backward_on_the_page_example():
 
 # --------------------------------------------------------------------------- average pool
 
-def _avg_page_example():
-    """x and dy of the worked example on docs/layers/avg_pool.md, from its code block."""
-    text = (ROOT / "docs/layers/avg_pool.md").read_text(encoding="utf-8")
-    arrays = {}
-    for name in ("x", "dy"):
-        match = re.search(rf"^{name} = np\.array\((\[.*?\]\]\]\])\)", text, re.M | re.S)
-        arrays[name] = np.array(ast.literal_eval(match[1]))
-    return arrays["x"], arrays["dy"]
-
-
 def test_avg_pool_spread_is_avg_pool2d_backward_on_the_page_example():
     """Each frame draws its window's k^2 entries, each with G/k^2; the frames add up to
     cnn.avg_pool2d_backward, and with G = k^2 (size 3) to the count of covering windows."""
     from docs.figures import avg_pool
-    x, dy = _avg_page_example()
+    x, dy = _page_example("docs/layers/avg_pool.md")
     np.testing.assert_array_equal(avg_pool.X, x)
     np.testing.assert_array_equal(avg_pool.DY_STRIDE2, dy)
     fig = build("avg_pool_spread")
