@@ -258,7 +258,8 @@ sizes = [tuple(s) for s in study["dense_sizes"]]
 
 def table(cell):
     """Rows: the study's variants; columns: the dense sizes; cell(entry) -> text."""
-    head = "<tr><th>variant</th>" + "".join(f"<th>dense {a}-{b}</th>" for a, b in sizes)
+    head = "<tr><th>" + _("variant") + "</th>" + "".join(
+        "<th>" + _("dense %(a)s-%(b)s", a=a, b=b) + "</th>" for a, b in sizes)
     rows = "".join(f"<tr><td>{v}</td>" + "".join(f"<td>{cell(S[(v, s)])}</td>" for s in sizes)
                    + "</tr>" for v in study["variants"])
     return f'<table style="font-size: 0.8em">{head}</tr>{rows}</table>'
@@ -269,14 +270,16 @@ def cosines(e):
     return "-" if c is None else f"{c['w1']:.2f} / {c['w2']:.2f}"
 
 
-print("test accuracy")
-display(HTML(table(lambda e: f"{100 * e['test_accuracy']['mean']:.2f} &plusmn; "
-                             f"{100 * e['test_accuracy']['std']:.2f}, worst "
-                             f"{100 * e['worst_test_accuracy']:.1f}; "
-                             f"{round(e['fraction_100'] * e['n'])}/{e['n']} at 100%")))
-print("final cost")
-display(HTML(table(lambda e: f"{e['final_loss']['mean']:.1e} (worst {e['worst_final_loss']:.1e})")))
-print("gradient cosine at initialisation, layer 1 / layer 2")
+print(_("test accuracy"))
+display(HTML(table(lambda e: _("%(mean)s &plusmn; %(std)s, worst %(worst)s; %(k)s/%(n)s at 100%%",
+                               mean=f"{100 * e['test_accuracy']['mean']:.2f}",
+                               std=f"{100 * e['test_accuracy']['std']:.2f}",
+                               worst=f"{100 * e['worst_test_accuracy']:.1f}",
+                               k=round(e["fraction_100"] * e["n"]), n=e["n"]))))
+print(_("final cost"))
+display(HTML(table(lambda e: _("%(mean)s (worst %(worst)s)", mean=f"{e['final_loss']['mean']:.1e}",
+                               worst=f"{e['worst_final_loss']:.1e}"))))
+print(_("gradient cosine at initialisation, layer 1 / layer 2"))
 display(HTML(table(cosines)))
 
 # %%
@@ -355,9 +358,10 @@ for variant in variants:
                 f"<td>{np.median(10 ** cost):.1e}</td>"
                 f"<td>{np.median(10 ** cost) / np.median(10 ** cost0):.1f}</td>"
                 f"<td>{p_err}</td><td>{p_cost}</td></tr>")
-display(HTML('<table style="font-size: 0.72em"><tr><th>variant</th><th>all right</th>'
-             '<th>errors per run</th><th>worst</th><th>median cost</th><th>x correct</th>'
-             '<th>p (errors)</th><th>p (cost)</th></tr>' + "".join(rows) + "</table>"))
+columns = [_("variant"), _("all right"), _("errors per run"), _("worst"), _("median cost"),
+           _("x correct"), _("p (errors)"), _("p (cost)")]
+display(HTML('<table style="font-size: 0.72em"><tr>' + "".join(f"<th>{c}</th>" for c in columns)
+             + "</tr>" + "".join(rows) + "</table>"))
 
 # %% [markdown] tags=["en"]
 # ## What the evidence shows

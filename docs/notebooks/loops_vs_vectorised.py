@@ -188,8 +188,9 @@ layers = {
 rows = []
 for name, (slow, fast) in layers.items():
     rows.append((name, best(slow), best(fast, repeats=20)))
-display(HTML('<table style="font-size: 0.8em"><tr><th>layer (16 images)</th><th>loops, ms</th>'
-             '<th>vectorised, ms</th><th>speed-up</th></tr>' + "".join(
+columns = [_("layer (16 images)"), _("loops, ms"), _("vectorised, ms"), _("speed-up")]
+display(HTML('<table style="font-size: 0.8em"><tr>' + "".join(f"<th>{c}</th>" for c in columns)
+             + "</tr>" + "".join(
                  f"<tr><td>{n}</td><td>{1e3 * a:.1f}</td><td>{1e3 * b:.3f}</td>"
                  f"<td>{a / b:,.0f}x</td></tr>" for n, a, b in rows) + "</table>"))
 

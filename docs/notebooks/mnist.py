@@ -219,9 +219,10 @@ for run in mnist["runs"]:
     rows.append(f"<tr><td><code>{cmd}</code></td><td>{100 * o['test_accuracy']:.2f}%</td>"
                 f"<td>{100 * o['train_accuracy']:.2f}%</td><td>{o['final_loss']:.4f}</td>"
                 f"<td>{o['seconds_per_epoch']:.2f}</td><td>{per_epoch}</td></tr>")
-display(HTML('<table style="font-size: 0.72em"><tr><th>command</th><th>test acc.</th>'
-             '<th>train acc.</th><th>train loss</th><th>s per epoch</th>'
-             '<th>test acc. after each epoch</th></tr>' + "".join(rows) + "</table>"))
+columns = [_("command"), _("test acc."), _("train acc."), _("train loss"), _("s per epoch"),
+           _("test acc. after each epoch")]
+display(HTML('<table style="font-size: 0.72em"><tr>' + "".join(f"<th>{c}</th>" for c in columns)
+             + "</tr>" + "".join(rows) + "</table>"))
 acc = np.array(mnist["summary"]["test_accuracy"])
 print(f"test accuracy: mean {100 * acc.mean():.2f}%, worst {100 * acc.min():.2f}% "
       f"(target 97.5%)")

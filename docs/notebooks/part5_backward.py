@@ -156,11 +156,21 @@ display(HTML("<style>@media (max-width: 600px) { .jupyter-wrapper "
 # 图像用小整数，权重用一位小数，都用固定的随机种子抽取（93，选它是为了让这个例子不碰到不可导点，见下文）。每个数组都先打印名称和形状，再打印数值；打印时略去长度为 1 的轴（只有一张图像的批量、它唯一的通道）。
 
 # %%
+import sys
+from pathlib import Path
+
 import numpy as np
 from IPython.display import Math
 
 import cnn
 import derivations
+
+# The translations live in the checkout, not in the installed package:
+# put the checkout on sys.path.
+sys.path.insert(0, str(Path(cnn.__file__).resolve().parents[1]))
+from docs.locale import Domain  # noqa: E402
+
+_ = Domain("notebooks")           # the answers' text, in the page's language
 
 
 def show(name, arr):
@@ -557,7 +567,7 @@ loss_by_hand, by_hand = loss_and_grads(x, t, P)
 net = cnn.MnistNet(input_shape=(6, 6), n_filters=2, kernel_size=3,
                    hidden=4, n_classes=3, dtype="float64")
 net.set_params(P)
-loss_net, by_net, _ = net.loss_and_grads(x, t)
+loss_net, by_net, logits_net = net.loss_and_grads(x, t)
 print("largest |difference|\nfrom the library's layers")
 print(f"{'':7}{'by hand':>9}{'MnistNet':>10}")
 for name in lib:
@@ -721,19 +731,15 @@ def answer(*parts):
             text = np.array2string(arr, precision=3, suppress_small=True,
                                    max_line_width=40)
             html.append(f"<pre><code>{name} =\n{text}</code></pre>")
-    display(HTML('<details class="success"><summary>Answer</summary>'
+    display(HTML(f'<details class="success"><summary>{_("Answer")}</summary>'
                  + "".join(html) + "</details>"))
 
 
 v0 = forward(x, np.array([0]), P)
-dh0, _, g_b2_0 = cnn.dense_backward(v0["ds"], h, w2)
-_, _, g_b1_0 = cnn.dense_backward(cnn.relu.backward(dh0, z1), f, w1)
+dh0, g_w2_0, g_b2_0 = cnn.dense_backward(v0["ds"], h, w2)
+df0, g_w1_0, g_b1_0 = cnn.dense_backward(cnn.relu.backward(dh0, z1), f, w1)
 assert np.allclose(g_b2_0, p[0] - np.eye(3)[0])
-answer("<code>dL/db2</code> is the gradient at the logits, <code>p - y</code>, "
-       "now with <code>y = [1, 0, 0]</code>: <code>p</code> with 1 taken off its "
-       "first entry. <code>dL/db1</code> is that times <code>w2.T</code>, with the "
-       "entry of hidden unit 1 set to 0 (its <code>z1</code> is negative). "
-       "Computed by the library:",
+answer(_("<code>dL/db2</code> is the gradient at the logits, <code>p - y</code>, now with <code>y = [1, 0, 0]</code>: <code>p</code> with 1 taken off its first entry. <code>dL/db1</code> is that times <code>w2.T</code>, with the entry of hidden unit 1 set to 0 (its <code>z1</code> is negative). Computed by the library:"),
        ("dL/db2", g_b2_0), ("dL/db1", g_b1_0))
 
 # %% [markdown] tags=["en"]
@@ -757,22 +763,15 @@ def max_pool_backward_buggy(dm, a):
 # %% tags=["hide_input"]
 da_buggy = max_pool_backward_buggy(dm, a)
 wrong = np.abs(da_buggy - da).reshape(1, 2, 2, 2, 2, 2).sum(axis=(3, 5)) > 0
-_, g_conv_w_buggy, _ = cnn.conv2d_backward(cnn.relu.backward(da_buggy, z), x, conv_w)
+dx_buggy, g_conv_w_buggy, g_conv_b_buggy = cnn.conv2d_backward(cnn.relu.backward(da_buggy, z), x, conv_w)
 err_buggy = (np.linalg.norm(g_conv_w_buggy - numeric["conv_w"])
              / (np.linalg.norm(g_conv_w_buggy) + np.linalg.norm(numeric["conv_w"])))
 assert wrong.any() and not wrong.all() and err_buggy > 1e-2
-answer("<code>divmod(k, 2)</code> returns <code>(row, column)</code>, not "
-       "<code>(column, row)</code>: the names are swapped, so the gradient lands on "
-       "the winner's mirror image across the window's diagonal. Windows whose "
-       "maximum is on the diagonal (top-left or bottom-right) come out right; the "
-       "others send their gradient to an entry that was not the maximum. Wrong "
-       "windows (1) on this example, per channel:",
-       ("wrong windows", wrong[0].astype(int)),
-       ("da from the buggy snippet", da_buggy),
-       f"Carried on through ReLU and the convolution, the kernel gradient has a "
-       f"relative error of {err_buggy:.2f} against the central differences "
-       f"(the correct one: {errors['conv_w']:.0e}). The fix: "
-       "<code>row, col = divmod(k, 2)</code>, or <code>np.unravel_index(k, (2, 2))</code>.")
+answer(_("<code>divmod(k, 2)</code> returns <code>(row, column)</code>, not <code>(column, row)</code>: the names are swapped, so the gradient lands on the winner's mirror image across the window's diagonal. Windows whose maximum is on the diagonal (top-left or bottom-right) come out right; the others send their gradient to an entry that was not the maximum. Wrong windows (1) on this example, per channel:"),
+       (_("wrong windows"), wrong[0].astype(int)),
+       (_("da from the buggy snippet"), da_buggy),
+       _("Carried on through ReLU and the convolution, the kernel gradient has a relative error of %(err)s against the central differences (the correct one: %(correct)s). The fix: <code>row, col = divmod(k, 2)</code>, or <code>np.unravel_index(k, (2, 2))</code>.",
+         err=f"{err_buggy:.2f}", correct=f"{errors['conv_w']:.0e}"))
 
 # %% [markdown] tags=["en"]
 # **3. Sum or mean?** A batch of two images: this one and its mirror
@@ -794,7 +793,7 @@ def dense2_gradients_seed003(p, y, h):
     return h.T @ delta_2, delta_2.sum(axis=0)         # dW2.T, dB1.T
 
 # %% tags=["hide_input"]
-_, grads_mean = loss_and_grads(xb, tb, P)
+loss_mean, grads_mean = loss_and_grads(xb, tb, P)
 vb = forward(xb, tb, P)
 pb = vb["ds"] * len(xb) + np.eye(3)[tb]          # the batch's softmax
 g_w2_sum, g_b2_sum = dense2_gradients_seed003(pb, np.eye(3)[tb], vb["h"])
@@ -806,14 +805,8 @@ summed = central_differences(lambda Q: len(xb) * forward(xb, tb, P | Q)["loss"],
 err_sum = max(np.linalg.norm(summed[k_] - g) / (np.linalg.norm(summed[k_]) + np.linalg.norm(g))
               for k_, g in (("w2", g_w2_sum), ("b2", g_b2_sum)))
 assert np.allclose(ratio_values, 2.0) and err_sum < 1e-6
-answer(f"Every gradient is exactly N = {len(xb)} times the library's: the ratios of "
-       f"<code>dL/dw2</code> and <code>dL/db2</code> entry by entry are all "
-       f"{ratio_values.min():.6f} to {ratio_values.max():.6f}, and the factor "
-       "would travel unchanged down to the kernels (each later step is linear in "
-       "it). Without the 1/N these are the "
-       "gradients of the <b>sum</b> of the two images' losses, and right for it: "
-       f"against central differences of the summed loss their relative error is "
-       f"{err_sum:.0e}. Neither is a bug alone; the bug is mixing them, e.g. "
-       "tuning a learning rate with one and training with the other, which scales "
-       "every step by the batch size.",
-       ("dL/db2, library (mean)", grads_mean["b2"]), ("dL/db2, seed 003 (sum)", g_b2_sum))
+answer(_("Every gradient is exactly N = %(n)s times the library's: the ratios of <code>dL/dw2</code> and <code>dL/db2</code> entry by entry are all %(low)s to %(high)s, and the factor would travel unchanged down to the kernels (each later step is linear in it). Without the 1/N these are the gradients of the <b>sum</b> of the two images' losses, and right for it: against central differences of the summed loss their relative error is %(err)s. Neither is a bug alone; the bug is mixing them, e.g. tuning a learning rate with one and training with the other, which scales every step by the batch size.",
+         n=len(xb), low=f"{ratio_values.min():.6f}", high=f"{ratio_values.max():.6f}",
+         err=f"{err_sum:.0e}"),
+       (_("dL/db2, library (mean)"), grads_mean["b2"]),
+       (_("dL/db2, seed 003 (sum)"), g_b2_sum))
