@@ -36,7 +36,7 @@
 #
 # 两者都以 float32 和单个 BLAS 线程，对源教程 003 的网络（卷积 (2, 1, 5, 5)、ReLU、2x2 最大池化、全连接 288 -> 60、ReLU、全连接 60 -> 10、softmax 交叉熵）做一次前向传播和反向传播。
 #
-# 本页在构建网站时执行，用的是放在 28x28 画布上的 scikit-learn digits 数据（无需下载）。要在真实的 MNIST 上做同样的比较，请在检出的仓库根目录下运行：
+# 本页在构建网站时执行，用的是放在 28x28 画布上的 scikit-learn 手写数字（无需下载）。要在真实的 MNIST 上做同样的比较，请在仓库检出目录的根目录下运行：
 #
 #     python -m studies.loops_vs_vectorised --data DIR --out docs/results/loops_vs_vectorised.json
 #

@@ -164,7 +164,7 @@ fig.tight_layout()
 # matrix on the held-out digits:
 
 # %% [markdown] tags=["zh"]
-# 两个学到的 5x5 卷积核在训练前后的样子，以及在留出的测试数字上的混淆矩阵：
+# 学到的两个 5x5 卷积核在训练前后的样子，以及在留出的测试数字上的混淆矩阵：
 
 # %%
 fig, ax = plt.subplots(1, 5, figsize=(12, 2.8),

@@ -38,13 +38,13 @@
 #
 # <div class="admonition abstract">
 # <p class="admonition-title">本页假定你已知道什么、会教你什么</p>
-# <p><b>你需要：</b>链式法则、NumPy 数组（形状、广播、<code>reshape</code>），以及卷积、ReLU 和 2x2 最大池化在前向方向上各计算什么。</p>
+# <p><b>你需要：</b>链式法则、NumPy 数组（形状、广播、<code>reshape</code>），以及卷积、ReLU 和 2x2 最大池化在前向传播中各计算什么。</p>
 # <p><b>你将学到：</b>损失的梯度如何反向穿过源教程 003 网络的每一层（一次只看一个小数组）：softmax 与交叉熵、两个全连接层、展平（flatten）、最大池化（梯度流向每个窗口的最大值）、ReLU，以及卷积（卷积核的梯度是输入与上游梯度的互相关）；如何用大约 40 行 NumPy 写出这一切；以及如何用中心有限差分核对每一个梯度。</p>
 # </div>
 #
-# 本页接续 Pradeep Adhokshaja 于 2021 年 6 月 20 日发表在 Medium 上 *Analytics Vidhya* 的 **"Simple CNN using NumPy Part IV (Back Propagation Through Fully Connected Layers)"**（用 NumPy 实现简单 CNN 第四部分：全连接层的反向传播；源教程 003）。第四部分止步于损失对展平后的池化输出的梯度，并预告下一篇讲 "Back propagation through max pooling filters, convolutional output layer & the convolutional filters"（穿过最大池化、卷积输出层和卷积滤波器的反向传播），而那一篇不在源教程之列。这里补上的就是那一部分：同一个网络，只是缩小到每个数都能在屏幕上放得下。每一步背后的推导都在各层的页面上：[全连接层、softmax 与交叉熵](../layers/dense_softmax.html)、[激活函数](../layers/activations.html)、[最大池化](../layers/max_pool.html)和[多通道卷积](../layers/conv2d.html)。
+# 本页接续 Pradeep Adhokshaja 于 2021 年 6 月 20 日发表在 Medium 的 *Analytics Vidhya* 上的 **"Simple CNN using NumPy Part IV (Back Propagation Through Fully Connected Layers)"**（用 NumPy 实现简单 CNN 第四部分：全连接层的反向传播；源教程 003）。第四部分止步于损失对展平后的池化输出的梯度，并预告下一篇讲 "Back propagation through max pooling filters, convolutional output layer & the convolutional filters"（穿过最大池化、卷积输出层和卷积滤波器的反向传播），而那一篇不在源教程之列。这里补上的就是那一部分：同一个网络，只是把尺寸缩小到每个数都能在屏幕上显示出来。每一步背后的推导都在各层的页面上：[全连接层、softmax 与交叉熵](../layers/dense_softmax.html)、[激活函数](../layers/activations.html)、[最大池化](../layers/max_pool.html)和[多通道卷积](../layers/conv2d.html)。
 #
-# 下面的每个数都是在构建网站时算出来的；页面中的检查（`assert`）只要有一项不通过，构建就会停止。你可以把它带走：notebook 的源文件 [`part5_backward.py`](part5_backward.py)（jupytext percent 格式），或者标题下方下载链接中的 `.ipynb`。
+# 下面的每个数都是在构建网站时算出来的；页面中的检查（`assert`）只要有一项不通过，构建就会停止。想把它带走，可以取笔记本的源文件 [`part5_backward.py`](part5_backward.py)（jupytext percent 格式），或者标题下方下载链接中的 `.ipynb`。
 
 # %% tags=["hide_input"]
 # This page's layout: on narrow screens no "In [n]:" prompts, so that the
@@ -274,7 +274,7 @@ print(f"loss = -log p[t] = {v['loss']:.4f}")
 # %% [markdown] tags=["zh"]
 # ### 这个例子没有不可导点
 #
-# ReLU 在 0 处有一个折点，最大池化在窗口中有两个元素相等的地方也有一个：在那里损失不可导，本库取两侧斜率中的一个（[约定：不可导点](../conventions.html#kinks-relu-at-0-and-ties-in-max-pooling)），而中心有限差分取的是两侧斜率的平均，会与它不一致。随机种子 93 给出的例子离每个折点都很远：所有 ReLU 输入与 0 的距离都大于 0.05；每个池化窗口都有唯一的、正的最大值，并且比第二大的元素至少大 0.05。下面中心有限差分的步长是 1e-6，远小于这些余量。
+# ReLU 在 0 处有一个折点，最大池化在窗口中有两个元素相等的地方也有一个：在那里损失不可导，本库取两个单侧斜率中的一个（[约定：不可导点](../conventions.html#kinks-relu-at-0-and-ties-in-max-pooling)），而中心有限差分取的是两侧斜率的平均，会与它不一致。随机种子 93 给出的例子离每个折点都很远：所有 ReLU 输入与 0 的距离都大于 0.05；每个池化窗口都有唯一的、正的最大值，并且比第二大的元素至少大 0.05。下面中心有限差分的步长是 1e-6，远小于这些余量。
 
 # %%
 # each 2x2 window of a as a row of 4 (n, channel, window row, window col)
@@ -331,7 +331,7 @@ assert np.allclose(ds, p - y)
 # %% [markdown] tags=["zh"]
 # ### 全连接层 2
 #
-# 这一层是 `s = h @ w2 + b2`。`cnn.dense_backward(dy, x, w)` 返回对该层输入、权重和偏置的梯度：`dy @ w.T`、`x.T @ dy`，以及 `dy` 对批量的和。`dL/dw2` 的第 1 行为 0：隐藏单元 1 的输出是 `h = 0`，所以它的权重不起作用。
+# 这一层是 `s = h @ w2 + b2`。`cnn.dense_backward(dy, x, w)` 返回对该层输入、权重和偏置的梯度：`dy @ w.T`、`x.T @ dy`，以及 `dy` 在批量上的和。`dL/dw2` 的第 1 行为 0：隐藏单元 1 的输出是 `h = 0`，所以它的权重不起作用。
 
 # %%
 dh, g_w2, g_b2 = cnn.dense_backward(ds, h, w2)
@@ -712,9 +712,9 @@ for fact_name in ("dw_is_correlation_of_input_with_upstream",
 # %% [markdown] tags=["zh"]
 # ## 练习
 #
-# 每道题的答案都折叠起来了：先自己试一试，再展开。答案由 notebook 计算得出，所以不会过时。
+# 每道题的答案都折叠起来了：先自己试一试，再展开。答案由笔记本计算得出，所以不会过时。
 #
-# **1. 预测两个梯度。** 图像和权重保持不变，但把标签从类别 2 改为类别 0。前向传播不变（`p` 见上文）。现在 `dL/db2` 和 `dL/db1` 是多少？先根据上面打印出的数组自己算出来，再打开答案。
+# **1. 预测两个梯度。** 图像和权重保持不变，但把标签从类别 2 改为类别 0。前向传播不变（`p` 见上文）。现在 `dL/db2` 和 `dL/db1` 是多少？先根据上面打印出的数组自己算出来，再展开答案。
 
 # %% tags=["hide_input"]
 def answer(*parts):
