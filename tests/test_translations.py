@@ -115,6 +115,12 @@ def test_the_language_comes_from_the_environment_outside_speaking(catalogue, mon
         Domain("../x")
 
 
+def test_a_page_is_in_the_language_of_its_source_file():
+    assert [locale.source_language(s) for s in ("layers/conv2d.zh.md", "layers/conv2d.md",
+                                                "index.md", "api/index.md", "v1.2.md")] \
+        == ["zh", "en", "en", "en", "en"]
+
+
 # --------------------------------------------------------------------------- the catalogues
 
 def test_every_message_is_translated_and_no_translation_is_stale():

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:   # the checkout's derivations/ and cnn/
     sys.path.insert(0, str(ROOT))
 
-from docs.locale import ENGLISH, LANGUAGES, Domain, read
+from docs.locale import ENGLISH, LANGUAGES, Domain, read, source_language
 from docs.locale.sweep import script_messages
 
 _log = logging.getLogger("mkdocs.hooks.explorers")   # under "mkdocs": --strict counts it
@@ -162,14 +162,6 @@ def module_text(subject: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def page_language(src_uri: str) -> str:
-    """The language of a page's source: ``layers/conv2d.zh.md`` -> "zh", otherwise "en"
-    (as docs/hooks/exports.py decides it for the page's generated text)."""
-    suffixes = Path(src_uri).suffixes
-    language = suffixes[-2].lstrip(".") if len(suffixes) >= 2 else ENGLISH
-    return language if language in LANGUAGES else ENGLISH
-
-
 def text_table(language: str) -> tuple[dict[str, str], list[str]]:
     """``({message: translation}, [messages with no translation])`` for every message
     of the explorers' scripts (every ``t("...")``, in their order), from
@@ -204,7 +196,7 @@ def on_post_page(output: str, *, page, config) -> str:
         from mkdocs.exceptions import PluginError
         raise PluginError(f"{page.file.src_uri}: unknown explorer {name!r}; "
                           f"known: {sorted(EXPLORERS)}")
-    language = page_language(page.file.src_uri)
+    language = source_language(page.file.src_uri)
     scripts = []
     if language != ENGLISH:
         scripts.append(f"javascripts/explorers/text/{language}.js")

@@ -72,7 +72,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import derivations  # noqa: E402  (needs the sys.path fallback above)
-from docs.locale import ENGLISH, LANGUAGES, Domain, reset_warnings, speaking  # noqa: E402
+from docs.locale import Domain, reset_warnings, source_language, speaking  # noqa: E402
 
 _ = Domain("site")   # this hook's own words; the exports' are Domain("derivations/<subject>")
 
@@ -600,16 +600,9 @@ def on_page_markdown(markdown: str, *, page, config, files) -> str:
     root = Path(config.config_file_path).resolve().parent
     # A page's language is its file's: X.zh.md is Chinese; a page the Chinese
     # site shows in English (no X.zh.md) keeps English boxes under its note.
-    language = page_language(page.file.src_uri)
+    language = source_language(page.file.src_uri)
     with speaking(language):
         return render_placeholders(markdown, page=page.file.src_uri, root=root)
-
-
-def page_language(src_uri: str) -> str:
-    """The language of a page's source: ``layers/conv2d.zh.md`` -> "zh", otherwise "en"."""
-    suffixes = Path(src_uri).suffixes
-    language = suffixes[-2].lstrip(".") if len(suffixes) >= 2 else ENGLISH
-    return language if language in LANGUAGES else ENGLISH
 
 
 # nbconvert's template, as used by mkdocs-jupyter, adds a MathJax 2 loader

@@ -52,7 +52,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 __all__ = ["Domain", "ENGLISH", "LANGUAGES", "MissingTranslation", "export_messages",
-           "language", "recording", "requested", "speaking"]
+           "language", "recording", "requested", "source_language", "speaking"]
 
 LOCALE = Path(__file__).resolve().parent
 ENGLISH = "en"
@@ -99,6 +99,14 @@ def speaking(lang: str, *, strict: bool = False):
     finally:
         _language.reset(token)
         _strict.reset(strict_token)
+
+
+def source_language(src_uri: str) -> str:
+    """The language of a page's source file: ``layers/conv2d.zh.md`` -> "zh", any other
+    (``layers/conv2d.md``, ``api/index.md``) -> "en"."""
+    suffixes = Path(src_uri).suffixes
+    lang = suffixes[-2].lstrip(".") if len(suffixes) >= 2 else ENGLISH
+    return lang if lang in LANGUAGES else ENGLISH
 
 
 def requested() -> dict[str, set[str]]:
