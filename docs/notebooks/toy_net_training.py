@@ -82,7 +82,7 @@ fig.tight_layout()
 
 # %%
 fact = derivations.load("toy_net").facts["seed_data_kernel_gradient_negligible"]
-print(fact["statement"])
+print(Domain("derivations/toy_net")(fact["statement"]))   # in the page's language
 for row in fact["data"]["per_image"]:
     print(f"  label {row['label']:>4}: max|dL/dk| = {row['max_abs_dL_dk']:>9}, "
           f"max|dL/dw| = {row['max_abs_dL_dw']}")
