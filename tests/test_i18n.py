@@ -249,6 +249,41 @@ def test_pages_name_no_language_alternates_for_material_to_look_up(built_site):
     assert hook.without_alternate_links(rss) == rss
 
 
+# --------------------------------------------------------------------------- line breaks
+
+_CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")   # ideographs, CJK punctuation
+
+
+def _broken_sentences(markdown: str) -> list[str]:
+    """Lines of a paragraph that end and start with a Chinese character: the browser
+    shows the line break between them as a space (Chinese has no spaces between words)."""
+    found, fence = [], False
+    lines = markdown.split("\n")
+    for line, following in zip(lines, lines[1:]):
+        if line.strip().startswith(("```", "~~~")):
+            fence = not fence
+        end, start = line.rstrip()[-1:], following.strip()[:1]
+        if not fence and end and start and _CJK.match(end) and _CJK.match(start) \
+                and not line.lstrip().startswith("|"):
+            found.append(f"...{line.rstrip()[-12:]!r} / {following.strip()[:12]!r}...")
+    return found
+
+
+@pytest.mark.parametrize("page", [*TRANSLATED, "glossary.html"])
+def test_no_line_break_inside_a_chinese_sentence(page):
+    chinese = (GLOSSARY_SOURCE.read_text(encoding="utf-8") if page == "glossary.html"
+               else _texts(page)[1])
+    broken = _broken_sentences(chinese)
+    assert not broken, (f"{page}: the Chinese text breaks a line between two Chinese "
+                        f"characters (shown as a space); join the lines:\n  " + "\n  ".join(broken))
+
+
+def test_a_line_break_between_chinese_characters_is_found():
+    assert _broken_sentences("中文版各页统一使用、\n源教程里用的词。") != []
+    assert _broken_sentences("一句话。\n\n另一段。") == []
+    assert _broken_sentences("```text\n卷积\n池化\n```") == []
+
+
 # --------------------------------------------------------------------------- what code writes
 
 def _article_text(path: Path) -> str:

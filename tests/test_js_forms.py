@@ -120,8 +120,8 @@ def _index_point(expr, rng, ties):
 
 
 def _sympy_index(expr, point, arrays):
-    """SymPy's value (sums expanded, entries substituted), or None if an entry is read
-    outside the arrays (that point is drawn again)."""
+    """SymPy's value (sums expanded, the entries substituted exactly, evaluated to 30
+    digits), or None if an entry is read outside the arrays (that point is drawn again)."""
     by_name = {s.name: s for s in expr.free_symbols if isinstance(s, sp.Symbol)}
     concrete = expr.xreplace({by_name[n]: sp.Integer(v) for n, v in point.items()}).doit()
     entries = {}
@@ -129,7 +129,9 @@ def _sympy_index(expr, point, arrays):
         index = [int(i) if i.is_Integer else -1 for i in e.indices]
         if min(index) < 0 or max(index) >= AXIS:
             return None
-        entries[e] = sp.Float(arrays[e.base.label.name][tuple(index)], 53)
+        # Exact: the float64 entry as a rational, so that a value that is exactly 0
+        # (a tie cancelling, p - y with p = 1) is 0, not SymPy's rounding noise.
+        entries[e] = sp.Rational(float(arrays[e.base.label.name][tuple(index)]))
     value = concrete.xreplace(entries)
     return float(sp.N(value, 30)) if value.is_number else None
 
