@@ -15,6 +15,7 @@ check`` says what is missing or stale and exits 1 if anything is.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import inspect
 import io
@@ -61,8 +62,10 @@ def notebook_messages() -> list[str]:
     return _literals(NOTEBOOKS.glob("*.py"), _NOTEBOOK_MESSAGE)
 
 
+@functools.cache
 def _hook(name: str = "exports"):
-    """A hook of docs/hooks/ as a module (MkDocs loads them by path, not as a package)."""
+    """A hook of docs/hooks/ as a module (MkDocs loads them by path, not as a package),
+    loaded once per process."""
     spec = importlib.util.spec_from_file_location(f"docs_hooks_{name}", ROOT / f"docs/hooks/{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
