@@ -157,8 +157,18 @@ def test_a_translation_keeps_the_math_code_and_fields_of_its_message(path):
 
 def test_the_explorers_messages_are_read_from_the_scripts():
     messages = tool.script_messages()
-    assert messages, "no t(\"...\") message in docs/javascripts/explorers/*.js"
-    assert len(messages) == len(set(messages))
+    assert {"seed data", "3x3 kernel, 'same' (padding 1, 3x3 layer 1)"} <= set(messages), messages
+
+
+def test_a_message_literal_is_unescaped_and_a_bad_escape_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(tool, "ROOT", tmp_path)
+    script = tmp_path / "x.js"
+    script.write_text('t("say \\"hi\\"\\nk\\u00b2 − 1"); t("say \\"hi\\"\\nk\\u00b2 − 1")',
+                      encoding="utf-8")
+    assert tool._literals([script], tool._SCRIPT_MESSAGE) == ['say "hi"\nk² − 1']
+    script.write_text('t("bad \\x41")', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"x\.js: the message .* has an escape other than"):
+        tool._literals([script], tool._SCRIPT_MESSAGE)
 
 
 def test_the_notebooks_messages_are_read_from_their_code():
@@ -168,7 +178,6 @@ def test_the_notebooks_messages_are_read_from_their_code():
     import ast
     messages = tool.notebook_messages()
     assert {"epoch", "test errors (of %(n)s)"} <= set(messages), messages
-    assert len(messages) == len(set(messages))
     problems, marked = [], set()
     for path in NOTEBOOKS:
         source = path.read_text(encoding="utf-8")
